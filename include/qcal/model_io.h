@@ -1,0 +1,38 @@
+// Reading and writing .tflite files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "qcal/model.h"
+
+namespace qcal {
+
+// Reads and validates a model. Always runs the flatbuffers verifier first, then checks
+// what the verifier cannot (indices in range, quantization consistent with shapes, known
+// opcodes, buffer sizes). Throws qcal::Error with a one-line message naming `label`
+// (usually the file path) and the problem.
+Model read_model(const std::filesystem::path& path);
+Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& label);
+
+// Serializes a model to flatbuffer bytes ("TFL3"). The operator-code table is rebuilt from
+// the operators (first use order), with deprecated_builtin_code = min(builtin_code, 127)
+// as TF's converter writes it.
+std::vector<uint8_t> serialize_model(const Model& model);
+
+// Serializes, re-reads the bytes through read_model_from_bytes (so a model qcal would not
+// accept is never written), then writes atomically: a temporary file in the target's
+// folder, flushed, then renamed over the target. Refuses to overwrite `protect` (the
+// input model) when given.
+void write_model(const Model& model, const std::filesystem::path& path,
+                 const std::filesystem::path& protect = {});
+
+// Whole-file helpers used across qcal.
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
+void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
+void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+
+}  // namespace qcal

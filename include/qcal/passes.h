@@ -1,0 +1,31 @@
+// Graph passes over the IR. Each keeps the model valid (indices, buffers, signatures).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "qcal/model.h"
+
+namespace qcal {
+
+struct FoldReport {
+  int folded = 0;            // DEQUANTIZE ops replaced by float32 constants
+  int64_t bytes_before = 0;  // constant bytes of the inputs that were folded
+  int64_t bytes_after = 0;   // float32 bytes that replaced them
+};
+
+// Folds every DEQUANTIZE whose input is a constant (float16, or int8/uint8/int16 with
+// quantization parameters) into a float32 constant, then prunes what became unused.
+// This turns the fp16-weight models TFLite's converter writes (and all @mediapipe models)
+// into plain float32 models. DEQUANTIZE ops whose output is a subgraph output are kept.
+FoldReport fold_constant_dequantize(Model& model);
+
+// Removes operators-free garbage: tensors no operator, subgraph I/O or signature refers
+// to, and buffers no tensor or metadata refers to. Indices are remapped everywhere.
+void prune_unused(Model& model);
+
+// Float value of element `i` of a constant of type float16/float32/int8/uint8/int16
+// (quantized types are dequantized with the tensor's per-tensor or per-axis parameters).
+std::vector<float> constant_as_float(const Model& model, const Tensor& tensor);
+
+}  // namespace qcal

