@@ -34,13 +34,18 @@ mkdir -p "$CACHE/npm" "$CACHE/models" "$CACHE/litert" || die "cannot create cach
 TMP="$(mktemp -d "$CACHE/.fetch.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 
-# Quiet npm; its log goes to a file that is shown (last lines) only on failure.
+# Quiet npm; on failure its error code + first explanatory line go into the
+# one-line error message.
 run_npm() {
   local what="$1"; shift
   if ! npm --loglevel=error --ignore-scripts --no-audit --no-fund --no-update-notifier "$@" >"$TMP/npm.log" 2>&1; then
-    echo "fetch_fixtures: npm output:" >&2
-    tail -n 5 "$TMP/npm.log" | sed 's/^/  /' >&2
-    die "$what failed"
+    local why
+    why="$(sed -n 's/^npm \(error\|ERR!\) //p' "$TMP/npm.log" | awk '
+      /^code / && !code { code = $2; next }
+      /^(syscall|errno|code) / || /^ *at / || /^ *$/ || /^A complete log/ { next }
+      !msg { msg = $0 }
+      END { s = code; if (msg) s = s (s ? ": " : "") msg; print s }')"
+    die "$what failed${why:+ ($why)}"
   fi
 }
 

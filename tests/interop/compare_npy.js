@@ -11,6 +11,7 @@ const USAGE = `usage: node compare_npy.js DIR_A DIR_B [--exact | --max-rel-l2 X]
   --max-rel-l2 X   every output needs rel_l2 = ||a-b||_2 / ||a||_2 <= X
   --max-lsb N      integer outputs: max |a-b| (in LSB) <= N
   --min-exact-frac F  integer outputs: fraction of identical elements >= F
+  (--max-lsb/--min-exact-frac alone leave float outputs unchecked, only reported)
   Exit: 0 PASS, 1 FAIL, 2 usage error.`;
 
 function usage(msg) {
