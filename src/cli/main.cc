@@ -43,6 +43,17 @@ int run_quantize(const QuantizeArgs& a) {
   return 0;
 }
 
+struct RewriteArgs {
+  std::string model, output;
+};
+
+int run_rewrite(const RewriteArgs& a) {
+  const qcal::Model m = qcal::read_model(a.model);
+  qcal::write_model(m, a.output, a.model);
+  std::cout << "wrote " << a.output << " (" << fs::file_size(a.output) << " bytes)\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +73,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"int8", "fp16", "dynamic", "float32"}));
   quantize->add_option("-o,--output", qa.output, "output .tflite (written atomically)")->required();
 
+  RewriteArgs ra;
+  auto* rewrite = app.add_subcommand("rewrite", "Read, verify and write a model back unchanged");
+  rewrite->add_option("model", ra.model, "the .tflite model")->required();
+  rewrite->add_option("-o,--output", ra.output, "output .tflite (written atomically)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -70,6 +86,7 @@ int main(int argc, char** argv) {
   try {
     if (*inspect) return run_inspect(ia);
     if (*quantize) return run_quantize(qa);
+    if (*rewrite) return run_rewrite(ra);
   } catch (const qcal::Error& e) {
     std::cerr << "qcal: " << e.what() << "\n";
     return 1;

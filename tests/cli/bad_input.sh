@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Every bad model file gives exit code 1 (not a crash/signal), exactly one line on stderr
+# naming the file, and `quantize` leaves no output file behind.   usage: bad_input.sh QCAL
+set -uo pipefail
+QCAL=$1
+MODEL="${QCAL_CACHE:-$HOME/.cache/qcal}/models/face_detection_short_range.tflite"
+[[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+fail=0
+
+: > "$W/empty.tflite"
+head -c 100000 "$MODEL" > "$W/truncated.tflite"
+{ head -c 4 "$MODEL"; printf 'XXXX'; tail -c +9 "$MODEL"; } > "$W/wrong_magic.tflite"
+printf 'hello, I am a text file and not a model\n' > "$W/text.tflite"
+head -c 65536 /dev/urandom > "$W/random.tflite"
+# flip bytes in the flatbuffer's tables (the start of the file holds the root offsets)
+cp "$MODEL" "$W/bitflip.tflite"
+printf '\xff\xff\xff\x7f' | dd of="$W/bitflip.tflite" bs=1 seek=8 conv=notrunc 2>/dev/null
+mkdir "$W/a_directory.tflite"
+
+check() {  # file, expected substring
+  local f=$1 want=$2 err rc
+  err=$("$QCAL" inspect "$f" 2>&1 >/dev/null); rc=$?
+  if [[ $rc -ne 1 ]]; then echo "FAIL $f: exit code $rc (want 1): $err"; fail=1; return; fi
+  if [[ $(printf '%s\n' "$err" | wc -l) -ne 1 ]]; then echo "FAIL $f: not one line: $err"; fail=1; return; fi
+  if [[ "$err" != *"$f"* || "$err" != *"$want"* ]]; then echo "FAIL $f: '$err' lacks the file name or '$want'"; fail=1; return; fi
+  "$QCAL" quantize "$f" --scheme float32 -o "$W/out.tflite" >/dev/null 2>&1
+  if [[ -e "$W/out.tflite" ]] || ls "$W"/.out.tflite.tmp-* >/dev/null 2>&1; then
+    echo "FAIL $f: quantize left an output file"; fail=1; rm -f "$W/out.tflite"; return
+  fi
+  echo "ok   $err"
+}
+
+check "$W/empty.tflite" "the file is empty"
+check "$W/truncated.tflite" "corrupt or truncated"
+check "$W/wrong_magic.tflite" "file identifier is 'XXXX'"
+check "$W/text.tflite" "not a TFLite model"
+check "$W/random.tflite" "not a TFLite model"
+check "$W/bitflip.tflite" "corrupt or truncated"
+check "$W/missing.tflite" "cannot open"
+check "$W/a_directory.tflite" "is a directory"
+
+# never over the input
+cp "$MODEL" "$W/in.tflite"
+err=$("$QCAL" quantize "$W/in.tflite" --scheme float32 -o "$W/in.tflite" 2>&1); rc=$?
+if [[ $rc -ne 1 || "$err" != *"refusing to overwrite the input model"* ]]; then echo "FAIL: overwrote the input ($rc: $err)"; fail=1; else echo "ok   $err"; fi
+cmp -s "$MODEL" "$W/in.tflite" || { echo "FAIL: the input model changed"; fail=1; }
+
+exit $fail
