@@ -1,6 +1,9 @@
 #include "qcal/inspect.h"
 
+#include <algorithm>
 #include <map>
+
+#include "qcal/executor.h"
 #include <sstream>
 
 namespace qcal {
@@ -170,6 +173,11 @@ nlohmann::json inspect_json(const Model& m) {
   }
   j["signatures"] = std::move(sigs);
   j["buffers"] = m.buffers.size();
+  j["macs"] = count_macs(m, 0);
+  json unsupported = json::array();
+  for (const UnsupportedOp& u : find_unsupported_ops(m, KernelRegistry::global()))
+    unsupported.push_back({{"subgraph", u.subgraph}, {"index", u.index}, {"name", u.name}, {"custom", u.custom}});
+  j["executable"] = {{"all", unsupported.empty()}, {"unsupported", std::move(unsupported)}};
   return j;
 }
 
@@ -205,8 +213,14 @@ std::string inspect_text(const Model& m, const std::string& label) {
       s << "\n";
     }
   }
+  s << "\nwork: " << count_macs(m, 0) / 1e6 << " MMACs per inference (conv, depthwise, FC, transpose-conv)\n";
+  const std::vector<UnsupportedOp> missing = find_unsupported_ops(m, KernelRegistry::global());
+  if (missing.empty())
+    s << "executable by qcal: all operators\n";
+  else
+    s << "executable by qcal: no: " << describe_unsupported(missing, "this model") << "\n";
   const WeightFormat w = weight_format(m);
-  s << "\nweights: ";
+  s << "weights: ";
   if (w.fp16_constants)
     s << w.fp16_constants << " float16 constants (" << w.fp16_dequantized
       << " behind DEQUANTIZE: an fp16-weight model; `qcal quantize --scheme float32` folds them)";
@@ -225,6 +239,42 @@ std::string inspect_text(const Model& m, const std::string& label) {
     s << "signature '" << sig.key << "': " << sig.inputs.size() << " inputs, " << sig.outputs.size()
       << " outputs (subgraph " << sig.subgraph_index << ")\n";
   return s.str();
+}
+
+}  // namespace qcal
+
+namespace qcal {
+
+int64_t count_macs(const Model& m, int subgraph) {
+  const Subgraph& sg = m.subgraphs.at(subgraph);
+  int64_t macs = 0;
+  for (const Operator& op : sg.operators) {
+    if (op.inputs.size() < 2 || op.outputs.empty()) continue;
+    auto shape = [&](int32_t i) -> const Shape& {
+      static const Shape kNone;
+      return i >= 0 ? sg.tensors[i].shape : kNone;
+    };
+    const Shape& out = shape(op.outputs[0]);
+    using B = tflite::BuiltinOperator;
+    const B code = op.builtin();
+    if (code == B::CONV_2D) {
+      const Shape& w = shape(op.inputs[1]);  // OHWI
+      if (w.size() == 4) macs += num_elements(out) * w[1] * w[2] * w[3];
+    } else if (code == B::DEPTHWISE_CONV_2D) {
+      const Shape& w = shape(op.inputs[1]);  // 1HWC
+      if (w.size() == 4) macs += num_elements(out) * w[1] * w[2];
+    } else if (code == B::FULLY_CONNECTED) {
+      const Shape& w = shape(op.inputs[1]);  // [O, I]
+      if (w.size() == 2) macs += num_elements(out) * w[1];
+    } else if (code == B::TRANSPOSE_CONV && op.inputs.size() >= 3) {
+      const Shape& w = shape(op.inputs[1]);  // OHWI; every input pixel scatters a HxWxO patch
+      if (w.size() == 4) macs += num_elements(shape(op.inputs[2])) * w[0] * w[1] * w[2];
+    } else if (op.code.is_custom() && op.code.custom == "Convolution2DTransposeBias") {
+      const Shape& w = shape(op.inputs[1]);
+      if (w.size() == 4) macs += num_elements(shape(op.inputs[0])) * w[0] * w[1] * w[2];
+    }
+  }
+  return macs;
 }
 
 }  // namespace qcal

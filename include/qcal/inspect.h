@@ -28,3 +28,11 @@ struct WeightFormat {
 WeightFormat weight_format(const Model& model);
 
 }  // namespace qcal
+
+namespace qcal {
+
+// Multiply-accumulates per inference of conv, depthwise, fully-connected and
+// transpose-conv ops (the work that dominates these models), from the file's shapes.
+int64_t count_macs(const Model& model, int subgraph = 0);
+
+}  // namespace qcal

@@ -6,7 +6,10 @@
 #include "qcal/error.h"
 #include "qcal/inspect.h"
 #include "qcal/model_io.h"
+#include "qcal/executor.h"
+#include "qcal/npy.h"
 #include "qcal/passes.h"
+#include "qcal/run_tools.h"
 
 namespace fs = std::filesystem;
 
@@ -54,6 +57,99 @@ int run_rewrite(const RewriteArgs& a) {
   return 0;
 }
 
+struct RunArgs {
+  std::string model, output_dir, dump_all;
+  std::vector<std::string> inputs;
+  int threads = 1;
+  int seed = -1;
+};
+
+int run_run(const RunArgs& a) {
+  auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
+  const qcal::Executor ex(model, qcal::ExecutorOptions{a.threads}, a.model);
+  std::vector<qcal::HostTensor> inputs;
+  if (a.seed >= 0) {
+    if (!a.inputs.empty()) throw qcal::Error("give either --input files or --seed, not both");
+    inputs = qcal::random_inputs(ex, static_cast<uint32_t>(a.seed));
+  } else {
+    if (a.inputs.size() != ex.inputs().size())
+      throw qcal::Error(a.model + ": the model has " + std::to_string(ex.inputs().size()) + " inputs, " +
+                        std::to_string(a.inputs.size()) + " --input given");
+    for (const auto& f : a.inputs) inputs.push_back(qcal::read_npy(f));
+  }
+  std::vector<std::vector<qcal::HostTensor>> batches;
+  try {
+    batches = qcal::split_batch(ex, inputs);
+  } catch (const qcal::Error& e) {
+    throw qcal::Error(a.model + ": " + e.what());
+  }
+  std::vector<qcal::HostTensor> outputs;
+  if (!a.dump_all.empty()) {
+    if (batches.size() != 1) throw qcal::Error("--dump-all runs one sample; the inputs hold " + std::to_string(batches.size()));
+    qcal::DumpAllObserver dump(a.dump_all);
+    outputs = ex.run(batches[0], &dump);
+    dump.finish(ex.subgraph());
+    std::cout << "dumped every tensor to " << a.dump_all << " (index.json)\n";
+  } else if (batches.size() == 1) {
+    outputs = ex.run(batches[0]);
+  } else {
+    outputs = qcal::stack_batch(ex.run_batch(batches));
+  }
+  nlohmann::json manifest = {{"model", a.model}, {"samples", batches.size()}, {"outputs", nlohmann::json::array()}};
+  if (!a.output_dir.empty()) fs::create_directories(a.output_dir);
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const auto& o = outputs[k];
+    std::cout << "output " << k << " '" << o.name << "' " << qcal::dtype_name(o.dtype) << qcal::shape_str(o.shape);
+    if (!a.output_dir.empty()) {
+      const std::string file = "out" + std::to_string(k) + ".npy";
+      qcal::write_npy(fs::path(a.output_dir) / file, o);
+      manifest["outputs"].push_back({{"name", o.name}, {"dtype", qcal::dtype_name(o.dtype)}, {"shape", o.shape},
+                                     {"tensor_index", ex.outputs()[k]}, {"file", file}});
+      std::cout << " -> " << (fs::path(a.output_dir) / file).string();
+    }
+    std::cout << "\n";
+  }
+  if (!a.output_dir.empty()) qcal::write_file_atomic(fs::path(a.output_dir) / "manifest.json", manifest.dump(1) + "\n");
+  return 0;
+}
+
+struct BenchArgs {
+  std::string model;
+  int threads = 1, runs = 50, warmup = 10, batch = 0;
+  double peak_gflops = 256.0;
+  bool json = false;
+};
+
+int run_bench(const BenchArgs& a) {
+  auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
+  const qcal::Executor ex(model, qcal::ExecutorOptions{a.threads}, a.model);
+  const int batch = a.batch > 0 ? a.batch : 8 * a.threads;
+  const qcal::BenchResult r = qcal::benchmark(ex, a.runs, a.warmup, batch);
+  const double macs = static_cast<double>(qcal::count_macs(*model));
+  const double gflops = 2.0 * macs / (r.median_ms * 1e6);
+  const double peak = a.peak_gflops * a.threads;
+  const nlohmann::json j = {{"model", a.model},           {"threads", a.threads},
+                            {"runs", a.runs},             {"median_ms", r.median_ms},
+                            {"min_ms", r.min_ms},         {"images_per_s", 1000.0 / r.median_ms},
+                            {"batch", batch},             {"batch_images_per_s", r.batch_images_per_s},
+                            {"mmacs", macs / 1e6},        {"gflops", gflops},
+                            {"peak_fraction", gflops / peak}, {"arena_bytes", ex.arena_bytes()},
+                            {"unshared_activation_bytes", ex.unshared_activation_bytes()}};
+  if (a.json) {
+    std::cout << j.dump(1) << "\n";
+    return 0;
+  }
+  std::printf("%s: %d thread%s, %d runs after %d warm-up\n", a.model.c_str(), a.threads, a.threads == 1 ? "" : "s",
+              a.runs, a.warmup);
+  std::printf("  latency   median %.3f ms, min %.3f ms (%.1f images/s)\n", r.median_ms, r.min_ms, 1000.0 / r.median_ms);
+  std::printf("  batch     %.1f images/s over %d independent images\n", r.batch_images_per_s, batch);
+  std::printf("  work      %.1f MMACs -> %.1f GFLOP/s = %.1f%% of %.0f GFLOP/s FP32 peak\n", macs / 1e6, gflops,
+              100.0 * gflops / peak, peak);
+  std::printf("  memory    activation arena %.2f MiB (%.2f MiB without sharing)\n", ex.arena_bytes() / 1048576.0,
+              ex.unshared_activation_bytes() / 1048576.0);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,6 +174,28 @@ int main(int argc, char** argv) {
   rewrite->add_option("model", ra.model, "the .tflite model")->required();
   rewrite->add_option("-o,--output", ra.output, "output .tflite (written atomically)")->required();
 
+  RunArgs runa;
+  auto* run = app.add_subcommand("run", "Run a model on .npy inputs with qcal's executor");
+  run->add_option("model", runa.model, "the .tflite model")->required();
+  run->add_option("--input", runa.inputs, "an input .npy per model input, in order; a leading dimension of N x the "
+                                          "model's batch runs N independent inferences");
+  run->add_option("--seed", runa.seed, "random inputs in [-1,1] from this seed instead of --input");
+  run->add_option("--output-dir", runa.output_dir, "write outputs as out0.npy... and manifest.json here");
+  run->add_option("--dump-all", runa.dump_all, "write every intermediate tensor as .npy plus index.json here");
+  run->add_option("--threads", runa.threads, "threads (inside ops for one sample, across samples for a batch)")
+      ->check(CLI::Range(1, 256));
+
+  BenchArgs ba;
+  auto* bench = app.add_subcommand("bench", "Measure qcal's executor latency and throughput on a model");
+  bench->add_option("model", ba.model, "the .tflite model")->required();
+  bench->add_option("--threads", ba.threads, "threads")->check(CLI::Range(1, 256));
+  bench->add_option("--runs", ba.runs, "timed runs (median and min are reported)")->check(CLI::Range(1, 100000));
+  bench->add_option("--warmup", ba.warmup, "untimed runs first")->check(CLI::Range(0, 100000));
+  bench->add_option("--batch", ba.batch, "images for the throughput figure (default 8 x threads)");
+  bench->add_option("--peak-gflops", ba.peak_gflops, "FP32 peak per thread for the efficiency figure "
+                                                     "(default 256: AVX-512 FMA at 4 GHz)");
+  bench->add_flag("--json", ba.json, "print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -87,6 +205,8 @@ int main(int argc, char** argv) {
     if (*inspect) return run_inspect(ia);
     if (*quantize) return run_quantize(qa);
     if (*rewrite) return run_rewrite(ra);
+    if (*run) return run_run(runa);
+    if (*bench) return run_bench(ba);
   } catch (const qcal::Error& e) {
     std::cerr << "qcal: " << e.what() << "\n";
     return 1;

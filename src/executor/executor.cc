@@ -135,15 +135,27 @@ std::vector<UnsupportedOp> find_unsupported_ops(const Model& model, const Kernel
 }
 
 std::string describe_unsupported(const std::vector<UnsupportedOp>& ops, const std::string& label) {
+  // Grouped by op, in first-seen order, with the operator indices of each.
+  std::vector<std::pair<std::string, std::vector<const UnsupportedOp*>>> groups;
+  for (const UnsupportedOp& u : ops) {
+    const std::string key = u.custom ? "custom op '" + u.name + "'" : u.name;
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (it == groups.end()) {
+      groups.push_back({key, {}});
+      it = groups.end() - 1;
+    }
+    it->second.push_back(&u);
+  }
   std::ostringstream s;
   s << label << ": " << ops.size() << " operator" << (ops.size() == 1 ? "" : "s") << " qcal cannot execute: ";
-  for (size_t i = 0; i < ops.size(); ++i) {
-    if (i == 8) {
-      s << ", ... (" << ops.size() - 8 << " more; `qcal inspect` lists all)";
-      break;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& list = groups[g].second;
+    s << (g ? "; " : "") << groups[g].first << " at #";
+    for (size_t i = 0; i < list.size() && i < 6; ++i) {
+      s << (i ? ", #" : "") << list[i]->index;
+      if (list[i]->subgraph) s << " (subgraph " << list[i]->subgraph << ")";
     }
-    s << (i ? ", " : "") << "#" << ops[i].index << " " << (ops[i].custom ? "custom op '" + ops[i].name + "'" : ops[i].name);
-    if (ops[i].subgraph) s << " (subgraph " << ops[i].subgraph << ")";
+    if (list.size() > 6) s << " and " << list.size() - 6 << " more";
   }
   s << ". Register a kernel for it (qcal::KernelRegistry::global().add_custom/add_builtin, see docs/user-guide.md) "
        "or cut the model before it";

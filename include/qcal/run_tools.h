@@ -1,0 +1,46 @@
+// Building blocks of `qcal run` and `qcal bench`, usable from C++ too.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qcal/executor.h"
+
+namespace qcal {
+
+// Writes every tensor the executor produces (and the subgraph inputs) as DIR/tN.npy plus
+// DIR/index.json (tensor index, name, producing op, dtype, shape, file): the role of
+// TFLite's preserve-all-tensors. Tensors of dtypes .npy cannot hold are listed, not written.
+class DumpAllObserver : public Observer {
+ public:
+  explicit DumpAllObserver(std::filesystem::path dir);
+  void on_tensor(const TensorEvent& e) override;
+  void finish(const Subgraph& sg);  // writes index.json
+
+ private:
+  std::filesystem::path dir_;
+  nlohmann::json index_ = nlohmann::json::array();
+};
+
+// Random inputs in [lo, hi] (integers: their natural small range) matching the executor's
+// inputs, deterministic for a seed.
+std::vector<HostTensor> random_inputs(const Executor& ex, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Splits inputs whose leading dimension is N times the model's batch dimension into N
+// independent inferences (a batch of N images for a batch-1 model). Checks dtypes and
+// element counts, naming the offending input.
+std::vector<std::vector<HostTensor>> split_batch(const Executor& ex, const std::vector<HostTensor>& inputs);
+// Stacks per-inference outputs back along the leading dimension.
+std::vector<HostTensor> stack_batch(const std::vector<std::vector<HostTensor>>& outputs);
+
+struct BenchResult {
+  std::vector<double> latency_ms;  // one per timed run
+  double median_ms = 0, min_ms = 0;
+  double batch_images_per_s = 0;   // run_batch throughput over `batch` images
+};
+BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch);
+
+}  // namespace qcal
