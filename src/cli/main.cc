@@ -3,6 +3,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "qcal/calibration.h"
+#include "qcal/calibrators.h"
+#include "qcal/dataset.h"
 #include "qcal/error.h"
 #include "qcal/inspect.h"
 #include "qcal/model_io.h"
@@ -14,6 +17,97 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+// Pre-processing and dataset flags, shared by every command that reads a dataset.
+struct DataArgs {
+  std::string images, inputs, resize = "stretch", color = "rgb", layout = "nhwc";
+  std::vector<float> mean, std;
+  int num = 0, threads = 1;
+  uint32_t seed = 0;
+  bool quiet = false;
+};
+
+void add_data_options(CLI::App* cmd, DataArgs& a) {
+  cmd->add_option("--images", a.images, "folder of images (jpg/png/bmp/webp, recursive)");
+  cmd->add_option("--inputs", a.inputs, "folder of .npy samples instead of images (multi-input models: one "
+                                        "sub-folder per sample holding <input name>.npy)");
+  cmd->add_option("--num", a.num, "use N samples (reproducible sample with --seed); default all");
+  cmd->add_option("--seed", a.seed, "seed for --num");
+  cmd->add_option("--resize", a.resize, "stretch | crop | letterbox")->check(CLI::IsMember({"stretch", "crop", "letterbox"}));
+  cmd->add_option("--color", a.color, "rgb | bgr | gray")->check(CLI::IsMember({"rgb", "bgr", "gray"}));
+  cmd->add_option("--mean", a.mean, "per-channel mean on 0..255 pixels (x'=(x-mean)/std)")->delimiter(',');
+  cmd->add_option("--std", a.std, "per-channel std on 0..255 pixels")->delimiter(',');
+  cmd->add_option("--layout", a.layout, "nhwc | nchw")->check(CLI::IsMember({"nhwc", "nchw"}));
+  cmd->add_option("--threads", a.threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_flag("--quiet", a.quiet, "no progress output");
+}
+
+// The effective pre-processing: flags, else the model's metadata, else x/255 (stated).
+qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m) {
+  qcal::Preprocessing p;
+  p.resize = qcal::parse_resize(a.resize);
+  p.color = qcal::parse_color(a.color);
+  p.layout = qcal::parse_layout(a.layout);
+  if (a.mean.empty() != a.std.empty()) throw qcal::Error("give --mean and --std together");
+  if (!a.mean.empty()) {
+    for (float s : a.std)
+      if (!(s > 0)) throw qcal::Error("--std values must be positive");
+    p.mean = a.mean;
+    p.std = a.std;
+    p.normalization_source = "user";
+  } else if (auto md = qcal::metadata_normalization(m)) {
+    p.mean = md->first;
+    p.std = md->second;
+    p.normalization_source = "metadata";
+  } else {
+    p.normalization_source = "default: x/255, the model has no normalization metadata; set --mean/--std";
+  }
+  return p;
+}
+
+qcal::DatasetOptions dataset_options(const DataArgs& a) {
+  qcal::DatasetOptions o;
+  o.images = a.images;
+  o.inputs = a.inputs;
+  o.num = a.num;
+  o.seed = a.seed;
+  o.threads = a.threads;
+  o.progress = !a.quiet;
+  return o;
+}
+
+void print_dataset_report(const qcal::DatasetReport& r) {
+  std::cout << "dataset: " << r.used << " samples used of " << r.found << " found";
+  if (!r.skipped.empty()) std::cout << ", " << r.skipped.size() << " skipped (unreadable)";
+  if (!r.duplicates.empty()) std::cout << ", " << r.duplicates.size() << " exact duplicates";
+  std::cout << "\n";
+  for (size_t c = 0; c < r.channel_mean.size(); ++c)
+    std::printf("  input channel %zu: mean %.4f std %.4f min %.4f max %.4f\n", c, r.channel_mean[c], r.channel_std[c],
+                r.channel_min[c], r.channel_max[c]);
+  for (const auto& w : r.warnings) std::cout << "warning: " << w << "\n";
+}
+
+struct CalibrateArgs {
+  std::string model, output;
+  DataArgs data;
+};
+
+int run_calibrate(const CalibrateArgs& a) {
+  auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
+  if (a.data.images.empty() == a.data.inputs.empty()) throw qcal::Error("give --images DIR or --inputs DIR");
+  const qcal::Preprocessing pre = resolve_preprocessing(a.data, *model);
+  if (!a.data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
+  qcal::install_interrupt_handler();
+  qcal::CalibrationOptions opt;
+  opt.dataset = dataset_options(a.data);
+  const qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
+  print_dataset_report(c.dataset);
+  c.save(a.output);
+  std::printf("statistics for %zu tensors over %zu samples in %.2f s (%.1f samples/s, %d thread%s) -> %s\n",
+              c.tensors.size(), c.samples, c.seconds, c.samples / c.seconds, a.data.threads, a.data.threads == 1 ? "" : "s",
+              a.output.c_str());
+  return 0;
+}
 
 struct InspectArgs {
   std::string model;
@@ -174,6 +268,12 @@ int main(int argc, char** argv) {
   rewrite->add_option("model", ra.model, "the .tflite model")->required();
   rewrite->add_option("-o,--output", ra.output, "output .tflite (written atomically)")->required();
 
+  CalibrateArgs ca;
+  auto* calibrate = app.add_subcommand("calibrate", "Collect activation statistics over a dataset (cached as JSON)");
+  calibrate->add_option("model", ca.model, "the float .tflite model")->required();
+  calibrate->add_option("-o,--output", ca.output, "calibration cache (.json)")->required();
+  add_data_options(calibrate, ca.data);
+
   RunArgs runa;
   auto* run = app.add_subcommand("run", "Run a model on .npy inputs with qcal's executor");
   run->add_option("model", runa.model, "the .tflite model")->required();
@@ -206,6 +306,7 @@ int main(int argc, char** argv) {
     if (*quantize) return run_quantize(qa);
     if (*rewrite) return run_rewrite(ra);
     if (*run) return run_run(runa);
+    if (*calibrate) return run_calibrate(ca);
     if (*bench) return run_bench(ba);
   } catch (const qcal::Error& e) {
     std::cerr << "qcal: " << e.what() << "\n";

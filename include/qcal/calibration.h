@@ -1,0 +1,65 @@
+// The calibration pass: stream a representative dataset through the float executor and
+// keep streaming statistics for every float activation. The result is cached as JSON so
+// that comparing calibrators never re-runs the model.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "qcal/dataset.h"
+#include "qcal/executor.h"
+#include "qcal/stats.h"
+
+namespace qcal {
+
+// Observer that accumulates TensorStats for every float32 tensor it sees (activations and
+// subgraph inputs). One per worker; merge them at the end.
+class StatsCollector : public Observer {
+ public:
+  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins) : bins_(bins) {}
+  void on_tensor(const TensorEvent& e) override;
+  void merge(const StatsCollector& other);
+  const std::map<int, TensorStats>& stats() const { return stats_; }
+  std::map<int, TensorStats>& stats() { return stats_; }
+
+ private:
+  int bins_;
+  std::map<int, TensorStats> stats_;
+};
+
+// A stable identity of a model's contents (64-bit FNV-1a of the serialized model, hex).
+std::string model_fingerprint(const Model& model);
+
+struct CalibrationData {
+  std::string model_fingerprint;
+  std::string model_label;
+  int subgraph = 0;
+  Preprocessing preprocessing;
+  bool from_images = true;
+  DatasetReport dataset;
+  size_t samples = 0;
+  double seconds = 0;
+  std::map<int, TensorStats> tensors;       // by tensor index
+  std::map<int, std::string> tensor_names;  // for people reading the file
+
+  nlohmann::json to_json() const;
+  static CalibrationData from_json(const nlohmann::json& j);
+  void save(const std::filesystem::path& path) const;  // atomic
+  // Loads a cache and checks it belongs to `model` (by fingerprint), naming the file otherwise.
+  static CalibrationData load(const std::filesystem::path& path, const Model& model);
+};
+
+struct CalibrationOptions {
+  DatasetOptions dataset;
+  int bins = Histogram::kDefaultMaxBins;
+};
+
+// One pass over the dataset: inputs are pre-processed, run through the float executor
+// (workers across images) and observed. Memory is bounded by tensors x bins.
+CalibrationData collect_statistics(std::shared_ptr<const Model> model, const std::string& label, const Preprocessing& pre,
+                                   const CalibrationOptions& options);
+
+}  // namespace qcal

@@ -1,0 +1,39 @@
+// Calibrators: small pure functions from collected statistics to a float range
+// [min, max] for one tensor. The rewriter then widens the range to include zero and
+// derives scale/zero point. Every function returns a finite range with min < max, even
+// for empty, all-zero or constant tensors.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "qcal/stats.h"
+
+namespace qcal {
+
+struct CalibratorOptions {
+  double percentile = 99.99;  // percentile: keep this share of values (two-sided: tails split)
+  bool symmetric = false;     // percentile/mse: search a symmetric range [-t, t]
+  int kl_target_bins = 128;   // kl: quantized levels the distribution is compressed to
+  int kl_start_bin = 128;     // kl: first threshold tried (in histogram bins)
+  int bits = 8;               // mse: width of the integer grid
+};
+
+// The whole observed range.
+Range calibrate_minmax(const TensorStats& stats);
+// The range holding `percentile` percent of the values: one-sided for non-negative tensors,
+// otherwise each tail gets half of the rest (or |x| when symmetric).
+Range calibrate_percentile(const TensorStats& stats, const CalibratorOptions& options = {});
+// TensorRT's entropy calibration over |x|: the threshold whose 128-level quantized
+// distribution is closest (KL divergence) to the observed one; negative side clipped at
+// -threshold for signed tensors.
+Range calibrate_kl(const TensorStats& stats, const CalibratorOptions& options = {});
+// The clip range minimizing the expected squared error (clipping + rounding) of quantizing
+// the observed distribution onto a 2^bits-level uniform grid.
+Range calibrate_mse(const TensorStats& stats, const CalibratorOptions& options = {});
+
+// By name: "minmax", "percentile", "kl", "mse". Throws qcal::Error for an unknown name.
+Range calibrate(const TensorStats& stats, const std::string& method, const CalibratorOptions& options = {});
+const std::vector<std::string>& calibrator_names();
+
+}  // namespace qcal

@@ -1,0 +1,95 @@
+// Representative datasets: a folder of images, pre-processed exactly as the model expects,
+// or a folder of raw .npy tensors. Samples are produced in batches so memory does not grow
+// with the number of images.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qcal/executor.h"
+#include "qcal/model.h"
+
+namespace qcal {
+
+// How pixels become a model input. Applied to 0..255 pixel values: x' = (x - mean) / std.
+struct Preprocessing {
+  enum class Resize { kStretch, kCrop, kLetterbox };
+  enum class Color { kRGB, kBGR, kGray };
+  enum class Layout { kNHWC, kNCHW };
+  Resize resize = Resize::kStretch;
+  Color color = Color::kRGB;
+  Layout layout = Layout::kNHWC;
+  std::vector<float> mean = {0.0f};    // one value, or one per channel
+  std::vector<float> std = {255.0f};   // one value, or one per channel
+  std::string normalization_source = "default";  // "default", "metadata" or "user"
+
+  std::string describe() const;  // one line, printed and recorded in every output file
+  nlohmann::json to_json() const;
+  static Preprocessing from_json(const nlohmann::json& j);
+};
+
+const char* to_string(Preprocessing::Resize r);
+const char* to_string(Preprocessing::Color c);
+const char* to_string(Preprocessing::Layout l);
+Preprocessing::Resize parse_resize(const std::string& s);
+Preprocessing::Color parse_color(const std::string& s);
+Preprocessing::Layout parse_layout(const std::string& s);
+
+// The normalization a model's TFLite metadata (TFLITE_METADATA, NormalizationOptions of the
+// first input) asks for, if it has any.
+std::optional<std::pair<std::vector<float>, std::vector<float>>> metadata_normalization(const Model& model);
+
+// What the input tensor expects: height, width, channels and dtype, from its shape.
+struct InputGeometry {
+  int height = 0, width = 0, channels = 0;
+  DType dtype = DType::kFloat32;
+  const Quantization* quant = nullptr;  // for int8/uint8 model inputs
+};
+InputGeometry input_geometry(const Tensor& input, Preprocessing::Layout layout);
+
+// Decodes nothing: turns an 8-bit BGR/gray image (OpenCV Mat, passed as bytes) into the
+// model input. Public so deployment code can share it.
+HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int channels, const Tensor& input,
+                            const Preprocessing& p);
+
+struct DatasetOptions {
+  std::filesystem::path images;   // --images DIR (recursive)
+  std::filesystem::path inputs;   // --inputs DIR of .npy files (exclusive with images)
+  int num = 0;                    // 0: all
+  uint32_t seed = 0;
+  int threads = 1;
+  int batch = 32;                 // samples decoded at a time
+  bool progress = true;           // progress on stderr
+};
+
+struct DatasetReport {
+  size_t found = 0, used = 0;
+  std::vector<std::pair<std::string, std::string>> skipped;         // file, reason
+  std::vector<std::pair<std::string, std::string>> duplicates;      // file, same as file
+  std::vector<double> channel_mean, channel_std, channel_min, channel_max;  // of the model input
+  std::vector<std::string> warnings;
+  nlohmann::json to_json() const;
+};
+
+// Lists image files under `dir` recursively (jpg, jpeg, png, bmp, webp), sorted.
+std::vector<std::filesystem::path> list_images(const std::filesystem::path& dir);
+
+// Streams the dataset through `consume` in batches of pre-processed samples (each sample:
+// one HostTensor per model input). Unreadable files are skipped with a warning; zero usable
+// samples is an error. Decoding runs in parallel; a Ctrl-C stops between batches with an
+// Error("interrupted").
+DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& options,
+                             const std::function<void(std::vector<std::vector<HostTensor>>&)>& consume);
+
+// Installs a SIGINT handler that requests a clean stop (checked by stream_dataset and other
+// long loops); a second Ctrl-C exits at once.
+void install_interrupt_handler();
+bool interrupt_requested();
+
+}  // namespace qcal

@@ -1,0 +1,82 @@
+// Streaming activation statistics: what calibrators turn into ranges.
+//
+// The histogram lives on a power-of-two grid anchored at zero: bin i covers
+// [i * 2^k, (i+1) * 2^k). Growing the range doubles the bin width by merging bin pairs,
+// which is exact because the grid stays aligned; so is merging two histograms. The final
+// histogram therefore depends only on the data, not on batch order or thread count, and
+// zero is always a bin edge (as the int8 grid needs it to be).
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace qcal {
+
+class Histogram {
+ public:
+  static constexpr int kDefaultMaxBins = 2048;
+  explicit Histogram(int max_bins = kDefaultMaxBins) : max_bins_(max_bins) {}
+
+  void add(const float* x, size_t n);  // ignores NaN; +-inf are counted as non-finite
+  void merge(const Histogram& other);
+
+  bool empty() const { return total_ == 0; }
+  int num_bins() const { return static_cast<int>(counts_.size()); }
+  int max_bins() const { return max_bins_; }
+  const std::vector<uint64_t>& counts() const { return counts_; }
+  uint64_t total() const { return total_; }  // finite values counted
+  uint64_t non_finite() const { return non_finite_; }
+  double bin_width() const;                 // 2^k
+  double lower() const;                     // left edge of bin 0
+  double upper() const { return lower() + bin_width() * num_bins(); }
+  double edge(int i) const { return lower() + bin_width() * i; }  // left edge of bin i
+  int exponent() const { return exponent_; }
+  int64_t first_bin() const { return first_; }
+
+  nlohmann::json to_json() const;
+  static Histogram from_json(const nlohmann::json& j);
+
+  // For tests and calibrators that synthesize histograms: counts over [first*2^k, ...).
+  static Histogram from_counts(int exponent, int64_t first_bin, std::vector<uint64_t> counts, int max_bins = kDefaultMaxBins);
+
+ private:
+  void coarsen();                          // doubles the bin width
+  void cover(int64_t lo_bin, int64_t hi_bin);  // grows the window (coarsening as needed)
+  int64_t bin_of(double v) const;
+
+  int max_bins_;
+  int exponent_ = 0;
+  int64_t first_ = 0;                 // grid index of counts_[0]
+  std::vector<uint64_t> counts_;
+  uint64_t total_ = 0, non_finite_ = 0;
+  bool initialized_ = false;
+};
+
+// Everything collected for one float tensor.
+struct TensorStats {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  uint64_t count = 0;
+  double sum = 0, sum_sq = 0;
+  Histogram hist;
+  // Per-channel (last axis) min/max, for calibrators and reports that need it.
+  std::vector<float> channel_min, channel_max;
+
+  void add(const float* x, size_t n, int channels);
+  void merge(const TensorStats& other);
+  bool empty() const { return count == 0; }
+
+  nlohmann::json to_json() const;
+  static TensorStats from_json(const nlohmann::json& j);
+};
+
+// A calibrated range for one tensor.
+struct Range {
+  float min = 0, max = 0;
+};
+
+}  // namespace qcal

@@ -1,0 +1,122 @@
+#include <chrono>
+#include <cstdio>
+
+#include "qcal/calibration.h"
+#include "qcal/error.h"
+#include "qcal/model_io.h"
+
+namespace qcal {
+
+void StatsCollector::on_tensor(const TensorEvent& e) {
+  if (e.data.dtype != DType::kFloat32 || e.data.constant) return;
+  auto it = stats_.find(e.tensor);
+  if (it == stats_.end()) {
+    TensorStats s;
+    s.hist = Histogram(bins_);
+    it = stats_.emplace(e.tensor, std::move(s)).first;
+  }
+  const int channels = e.data.shape.empty() ? 1 : e.data.shape.back();
+  it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels);
+}
+
+void StatsCollector::merge(const StatsCollector& other) {
+  for (const auto& [t, s] : other.stats_) {
+    auto it = stats_.find(t);
+    if (it == stats_.end())
+      stats_.emplace(t, s);
+    else
+      it->second.merge(s);
+  }
+}
+
+std::string model_fingerprint(const Model& model) {
+  const std::vector<uint8_t> bytes = serialize_model(model);
+  uint64_t h = 1469598103934665603ull;
+  for (uint8_t c : bytes) h = (h ^ c) * 1099511628211ull;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+nlohmann::json CalibrationData::to_json() const {
+  nlohmann::json tensors_j = nlohmann::json::array();
+  for (const auto& [t, s] : tensors) {
+    nlohmann::json j = s.to_json();
+    j["tensor"] = t;
+    auto n = tensor_names.find(t);
+    j["name"] = n == tensor_names.end() ? "" : n->second;
+    tensors_j.push_back(std::move(j));
+  }
+  return {{"format", "qcal-calibration-1"},
+          {"model_fingerprint", model_fingerprint},
+          {"model", model_label},
+          {"subgraph", subgraph},
+          {"source", from_images ? "images" : "npy"},
+          {"preprocessing", from_images ? preprocessing.to_json() : nlohmann::json(nullptr)},
+          {"dataset", dataset.to_json()},
+          {"samples", samples},
+          {"seconds", seconds},
+          {"tensors", std::move(tensors_j)}};
+}
+
+CalibrationData CalibrationData::from_json(const nlohmann::json& j) {
+  if (j.value("format", "") != "qcal-calibration-1") throw Error("not a qcal calibration file (format key missing)");
+  CalibrationData c;
+  c.model_fingerprint = j.at("model_fingerprint");
+  c.model_label = j.value("model", "");
+  c.subgraph = j.value("subgraph", 0);
+  c.from_images = j.value("source", "images") == "images";
+  if (c.from_images) c.preprocessing = Preprocessing::from_json(j.at("preprocessing"));
+  c.samples = j.at("samples");
+  c.seconds = j.value("seconds", 0.0);
+  for (const auto& t : j.at("tensors")) {
+    const int idx = t.at("tensor");
+    c.tensors.emplace(idx, TensorStats::from_json(t));
+    c.tensor_names[idx] = t.value("name", "");
+  }
+  return c;
+}
+
+void CalibrationData::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json().dump() + "\n"); }
+
+CalibrationData CalibrationData::load(const std::filesystem::path& path, const Model& model) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  CalibrationData c;
+  try {
+    c = from_json(nlohmann::json::parse(bytes.begin(), bytes.end()));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(path.string() + ": not a valid calibration file (" + e.what() + ")");
+  } catch (const Error& e) {
+    throw Error(path.string() + ": " + e.what());
+  }
+  const std::string fp = qcal::model_fingerprint(model);
+  if (c.model_fingerprint != fp)
+    throw Error(path.string() + ": calibration was collected on another model ('" + c.model_label + "', " +
+                c.model_fingerprint + "; this model is " + fp + "); re-run qcal calibrate");
+  return c;
+}
+
+CalibrationData collect_statistics(std::shared_ptr<const Model> model, const std::string& label, const Preprocessing& pre,
+                                   const CalibrationOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int threads = std::max(1, options.dataset.threads);
+  const Executor ex(model, ExecutorOptions{threads}, label);
+  std::vector<std::unique_ptr<StatsCollector>> workers;
+  for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<StatsCollector>(options.bins));
+  CalibrationData out;
+  out.dataset = stream_dataset(*model, 0, pre, options.dataset, [&](std::vector<std::vector<HostTensor>>& batch) {
+    ex.run_batch(batch, [&](int worker) { return workers[static_cast<size_t>(worker) % workers.size()].get(); });
+  });
+  for (size_t i = 1; i < workers.size(); ++i) workers[0]->merge(*workers[i]);
+  out.model_fingerprint = qcal::model_fingerprint(*model);
+  out.model_label = label;
+  out.preprocessing = pre;
+  out.from_images = !options.dataset.images.empty();
+  out.samples = out.dataset.used;
+  out.tensors = std::move(workers[0]->stats());
+  for (const auto& [t, s] : out.tensors) out.tensor_names[t] = model->subgraphs[0].tensors[t].name;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace qcal

@@ -1,0 +1,224 @@
+#include "qcal/stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "qcal/error.h"
+
+namespace qcal {
+namespace {
+
+constexpr int kMinExponent = -60;  // 2^-60: finer than any float32 activation needs
+constexpr int kMaxExponent = 128;  // 2^128 > FLT_MAX
+
+// Bins spanned by [lo, hi] at width 2^k, computed in double so huge values cannot overflow.
+double span_at(double lo, double hi, int k) {
+  const double w = std::ldexp(1.0, k);
+  return std::floor(hi / w) - std::floor(lo / w) + 1.0;
+}
+
+// Whether [lo, hi] fits a window of max_bins at width 2^k with grid indices small enough to
+// be exact in double and safe in int64 (|index| <= 2^52). The index bound only binds for
+// (nearly) constant data, whose span alone would pick 2^-60 and overflow int64 for |v| >= 8.
+// Both conditions are monotone in k, so "the smallest k that fits" is well defined and the
+// same whether data arrives in one batch or many, or through merge().
+bool fits(double lo, double hi, int k, int max_bins) {
+  const double w = std::ldexp(1.0, k);
+  const double limit = std::ldexp(1.0, 52);
+  return span_at(lo, hi, k) <= max_bins && std::fabs(std::floor(lo / w)) <= limit && std::fabs(std::floor(hi / w)) <= limit;
+}
+
+int64_t floor_div2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+}  // namespace
+
+double Histogram::bin_width() const { return std::ldexp(1.0, exponent_); }
+double Histogram::lower() const { return static_cast<double>(first_) * bin_width(); }
+
+int64_t Histogram::bin_of(double v) const { return static_cast<int64_t>(std::floor(v / bin_width())); }
+
+void Histogram::coarsen() {
+  const int64_t new_first = floor_div2(first_);
+  const int64_t new_last = floor_div2(first_ + static_cast<int64_t>(counts_.size()) - 1);
+  std::vector<uint64_t> merged(static_cast<size_t>(new_last - new_first + 1), 0);
+  for (size_t i = 0; i < counts_.size(); ++i) merged[floor_div2(first_ + static_cast<int64_t>(i)) - new_first] += counts_[i];
+  counts_ = std::move(merged);
+  first_ = new_first;
+  ++exponent_;
+}
+
+void Histogram::cover(int64_t lo_bin, int64_t hi_bin) {
+  const int64_t last = first_ + static_cast<int64_t>(counts_.size()) - 1;
+  const int64_t new_first = std::min(first_, lo_bin), new_last = std::max(last, hi_bin);
+  if (new_first < first_) counts_.insert(counts_.begin(), static_cast<size_t>(first_ - new_first), 0);
+  if (new_last > last) counts_.resize(counts_.size() + static_cast<size_t>(new_last - last), 0);
+  first_ = new_first;
+}
+
+void Histogram::add(const float* x, size_t n) {
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  uint64_t finite = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      ++finite;
+    } else if (!std::isnan(v)) {
+      ++non_finite_;
+    }
+  }
+  if (finite == 0) return;
+  if (!initialized_) {
+    // The finest grid on which this batch fits.
+    int k = hi > lo ? static_cast<int>(std::ceil(std::log2((static_cast<double>(hi) - lo) / max_bins_))) : kMinExponent;
+    k = std::clamp(k, kMinExponent, kMaxExponent);
+    while (k < kMaxExponent && !fits(lo, hi, k, max_bins_)) ++k;
+    while (k > kMinExponent && fits(lo, hi, k - 1, max_bins_)) --k;
+    exponent_ = k;
+    first_ = bin_of(lo);
+    counts_.assign(static_cast<size_t>(bin_of(hi) - first_ + 1), 0);
+    initialized_ = true;
+  } else {
+    while (exponent_ < kMaxExponent &&
+           !fits(std::min<double>(lo, lower()), std::max<double>(hi, upper() - bin_width()), exponent_, max_bins_))
+      coarsen();
+    cover(bin_of(lo), bin_of(hi));
+  }
+  // Bin width is a power of two, so v * inv is exact and floor() lands on the true bin.
+  const double inv = 1.0 / bin_width();
+  const int64_t first = first_;
+  const int64_t nb = static_cast<int64_t>(counts_.size());
+  uint64_t* c = counts_.data();
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (!std::isfinite(v)) continue;
+    int64_t b = static_cast<int64_t>(std::floor(v * inv)) - first;
+    b = std::clamp<int64_t>(b, 0, nb - 1);  // guards the float->double edge only
+    ++c[b];
+  }
+  total_ += finite;
+}
+
+void Histogram::merge(const Histogram& other) {
+  non_finite_ += other.non_finite_;
+  if (!other.initialized_) return;
+  if (!initialized_) {
+    const uint64_t nf = non_finite_;
+    *this = other;
+    non_finite_ = nf;
+    return;
+  }
+  Histogram o = other;
+  while (o.exponent_ < exponent_) o.coarsen();
+  while (exponent_ < o.exponent_) coarsen();
+  for (;;) {
+    const int64_t lo = std::min(first_, o.first_);
+    const int64_t hi = std::max(first_ + num_bins(), o.first_ + o.num_bins());
+    if (hi - lo <= max_bins_ || exponent_ >= kMaxExponent) break;
+    coarsen();
+    o.coarsen();
+  }
+  cover(o.first_, o.first_ + o.num_bins() - 1);
+  for (int i = 0; i < o.num_bins(); ++i) counts_[o.first_ - first_ + i] += o.counts_[i];
+  total_ += o.total_;
+}
+
+Histogram Histogram::from_counts(int exponent, int64_t first_bin, std::vector<uint64_t> counts, int max_bins) {
+  Histogram h(max_bins);
+  h.exponent_ = exponent;
+  h.first_ = first_bin;
+  h.counts_ = std::move(counts);
+  h.initialized_ = !h.counts_.empty();
+  for (uint64_t c : h.counts_) h.total_ += c;
+  return h;
+}
+
+nlohmann::json Histogram::to_json() const {
+  return {{"exponent", exponent_}, {"first_bin", first_}, {"max_bins", max_bins_},
+          {"non_finite", non_finite_}, {"counts", counts_}};
+}
+
+Histogram Histogram::from_json(const nlohmann::json& j) {
+  Histogram h = from_counts(j.at("exponent").get<int>(), j.at("first_bin").get<int64_t>(),
+                            j.at("counts").get<std::vector<uint64_t>>(), j.value("max_bins", kDefaultMaxBins));
+  h.non_finite_ = j.value("non_finite", uint64_t{0});
+  return h;
+}
+
+void TensorStats::add(const float* x, size_t n, int channels) {
+  float lo = min, hi = max;
+  double s = 0, s2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (!std::isfinite(v)) continue;
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+    s += v;
+    s2 += static_cast<double>(v) * v;
+  }
+  min = lo;
+  max = hi;
+  sum += s;
+  sum_sq += s2;
+  count += n;
+  hist.add(x, n);
+  if (channels > 1 && n % channels == 0) {
+    if (channel_min.empty()) {
+      channel_min.assign(channels, std::numeric_limits<float>::infinity());
+      channel_max.assign(channels, -std::numeric_limits<float>::infinity());
+    }
+    float* cmin = channel_min.data();
+    float* cmax = channel_max.data();
+    for (size_t i = 0; i < n; i += channels)
+      for (int c = 0; c < channels; ++c) {
+        cmin[c] = std::min(cmin[c], x[i + c]);
+        cmax[c] = std::max(cmax[c], x[i + c]);
+      }
+  }
+}
+
+void TensorStats::merge(const TensorStats& o) {
+  min = std::min(min, o.min);
+  max = std::max(max, o.max);
+  count += o.count;
+  sum += o.sum;
+  sum_sq += o.sum_sq;
+  hist.merge(o.hist);
+  if (channel_min.empty()) {
+    channel_min = o.channel_min;
+    channel_max = o.channel_max;
+  } else if (o.channel_min.size() == channel_min.size()) {
+    for (size_t c = 0; c < channel_min.size(); ++c) {
+      channel_min[c] = std::min(channel_min[c], o.channel_min[c]);
+      channel_max[c] = std::max(channel_max[c], o.channel_max[c]);
+    }
+  }
+}
+
+nlohmann::json TensorStats::to_json() const {
+  nlohmann::json j = {{"min", min}, {"max", max}, {"count", count}, {"sum", sum}, {"sum_sq", sum_sq},
+                      {"histogram", hist.to_json()}};
+  if (!channel_min.empty()) {
+    j["channel_min"] = channel_min;
+    j["channel_max"] = channel_max;
+  }
+  return j;
+}
+
+TensorStats TensorStats::from_json(const nlohmann::json& j) {
+  TensorStats s;
+  s.min = j.at("min").get<float>();
+  s.max = j.at("max").get<float>();
+  s.count = j.at("count").get<uint64_t>();
+  s.sum = j.at("sum").get<double>();
+  s.sum_sq = j.at("sum_sq").get<double>();
+  s.hist = Histogram::from_json(j.at("histogram"));
+  if (j.contains("channel_min")) {
+    s.channel_min = j["channel_min"].get<std::vector<float>>();
+    s.channel_max = j["channel_max"].get<std::vector<float>>();
+  }
+  return s;
+}
+
+}  // namespace qcal
