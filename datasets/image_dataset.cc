@@ -121,7 +121,6 @@ InputGeometry input_geometry(const Tensor& t, Preprocessing::Layout layout) {
     if (s[0] != 1) throw Error("input '" + t.name + "' has batch " + std::to_string(s[0]) + "; image inputs need batch 1");
     s.erase(s.begin());
   }
-  if (s.size() == 2) s.push_back(1);
   if (s.size() != 3)
     throw Error("input '" + t.name + "' has shape " + shape_str(t.shape) + ", not an image (expected [1,H,W,C] or [1,C,H,W])");
   InputGeometry g;
@@ -144,12 +143,16 @@ HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int ch
                             const Preprocessing& p) {
   const InputGeometry g = input_geometry(input, p.layout);
   cv::Mat src(height, width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(pixels));
+  // Never convert in place: `src` is the caller's memory.
   cv::Mat color;
   if (g.channels == 1) {
     if (channels == 3) cv::cvtColor(src, color, cv::COLOR_BGR2GRAY); else color = src;
+  } else if (channels == 1) {
+    cv::cvtColor(src, color, p.color == Preprocessing::Color::kRGB ? cv::COLOR_GRAY2RGB : cv::COLOR_GRAY2BGR);
+  } else if (p.color == Preprocessing::Color::kRGB) {
+    cv::cvtColor(src, color, cv::COLOR_BGR2RGB);
   } else {
-    if (channels == 1) cv::cvtColor(src, color, cv::COLOR_GRAY2BGR); else color = src;
-    if (p.color == Preprocessing::Color::kRGB) cv::cvtColor(color, color, cv::COLOR_BGR2RGB);
+    color = src;
   }
   // Resize into the model's H x W.
   cv::Mat sized;
