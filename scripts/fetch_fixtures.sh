@@ -87,4 +87,38 @@ if [[ ! -s "$LITERT_MARK" ]]; then
   [[ -s "$LITERT_MARK" ]] || die "npm install $LITERT_PKG did not produce $LITERT_MARK"
 fi
 
-echo "fetch_fixtures: models in $CACHE/models (${#MODELS[@]} .tflite), LiteRT in $CACHE/litert/node_modules"
+# ---- natural photos --------------------------------------------------------
+# Debian packages that ship real photographs; only the .deb files are downloaded and
+# unpacked (no installation, no dependencies). Calibration and evaluation tests use them.
+PHOTO_DEBS=(python3-skimage darknet python-matplotlib-data)
+PHOTO_PATTERNS=(
+  'skimage/data/(astronaut|brick|camera|chelsea|coffee|coins|grass|gravel|hubble_deep_field|ihc|motorcycle_left|motorcycle_right|retina|rocket|cell|moon|page|text|horse|color|immunohistochemistry)\.(png|jpg)$'
+  'darknet/data/[a-z]+\.jpg$'
+  'sample_data/grace_hopper\.jpg$'
+)
+if [[ ! -f "$CACHE/photos/.complete" ]]; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found (photos come from Debian packages)"
+  mkdir -p "$TMP/debs" "$TMP/root" "$CACHE/photos"
+  if ! (cd "$TMP/debs" && apt-get download "${PHOTO_DEBS[@]}" >"$TMP/apt.log" 2>&1); then
+    # The package lists may be missing on a fresh machine.
+    SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq >/dev/null 2>&1 || true
+    (cd "$TMP/debs" && apt-get download "${PHOTO_DEBS[@]}" >"$TMP/apt.log" 2>&1) ||
+      die "apt-get download ${PHOTO_DEBS[*]} failed ($(tail -n1 "$TMP/apt.log"))"
+  fi
+  for deb in "$TMP"/debs/*.deb; do dpkg-deb -x "$deb" "$TMP/root"; done
+  for pat in "${PHOTO_PATTERNS[@]}"; do
+    find "$TMP/root" -type f | grep -E "$pat" | while read -r f; do
+      case "$f" in
+        */darknet/*) cp "$f" "$CACHE/photos/darknet_$(basename "$f")" ;;
+        */skimage/*) cp "$f" "$CACHE/photos/skimage_$(basename "$f")" ;;
+        *) cp "$f" "$CACHE/photos/$(basename "$f")" ;;
+      esac
+    done
+  done
+  n=$(find "$CACHE/photos" -maxdepth 1 -type f \( -name '*.png' -o -name '*.jpg' \) | wc -l)
+  [[ $n -ge 10 ]] || die "only $n photos extracted into $CACHE/photos"
+  touch "$CACHE/photos/.complete"
+fi
+
+echo "fetch_fixtures: models in $CACHE/models (${#MODELS[@]} .tflite), LiteRT in $CACHE/litert/node_modules, $(find "$CACHE/photos" -maxdepth 1 -type f ! -name '.*' | wc -l) photos in $CACHE/photos"
