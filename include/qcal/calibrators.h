@@ -24,12 +24,14 @@ Range calibrate_minmax(const TensorStats& stats);
 // The range holding `percentile` percent of the values: one-sided for non-negative tensors,
 // otherwise each tail gets half of the rest (or |x| when symmetric).
 Range calibrate_percentile(const TensorStats& stats, const CalibratorOptions& options = {});
-// TensorRT's entropy calibration over |x|: the threshold whose 128-level quantized
-// distribution is closest (KL divergence) to the observed one; negative side clipped at
-// -threshold for signed tensors.
+// TensorRT's entropy calibration over |x|: the threshold t (a bin edge, searched from
+// kl_start_bin) whose kl_target_bins-level quantized distribution is closest (KL divergence)
+// to the observed one. One-sided tensors get 2 * kl_target_bins levels (they use the whole
+// int8 grid). Returns [max(min, -t), min(max, t)], or [-t, t] when symmetric.
 Range calibrate_kl(const TensorStats& stats, const CalibratorOptions& options = {});
-// The clip range minimizing the expected squared error (clipping + rounding) of quantizing
-// the observed distribution onto a 2^bits-level uniform grid.
+// The clip range minimizing the expected squared error (clipping + rounding, s^2/12 inside)
+// of quantizing the observed distribution onto 2^bits levels over [a, b], a <= 0 <= b
+// (step (b - a) / (2^bits - 1)); symmetric: [-t, t], step 2t / (2^bits - 1).
 Range calibrate_mse(const TensorStats& stats, const CalibratorOptions& options = {});
 
 // By name: "minmax", "percentile", "kl", "mse". Throws qcal::Error for an unknown name.

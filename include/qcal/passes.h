@@ -10,11 +10,13 @@ namespace qcal {
 
 struct FoldReport {
   int folded = 0;            // DEQUANTIZE ops replaced by float32 constants
+  int densified = 0;         // DENSIFY ops of sparse constants replaced by dense constants
   int64_t bytes_before = 0;  // constant bytes of the inputs that were folded
   int64_t bytes_after = 0;   // float32 bytes that replaced them
 };
 
-// Folds every DEQUANTIZE whose input is a constant (float16, or int8/uint8/int16 with
+// Folds DENSIFY of sparse constants into dense constants, then every DEQUANTIZE whose
+// input is a constant (float16, or int8/uint8/int16 with
 // quantization parameters) into a float32 constant, then prunes what became unused.
 // This turns the fp16-weight models TFLite's converter writes (and all @mediapipe models)
 // into plain float32 models. DEQUANTIZE ops whose output is a subgraph output are kept.

@@ -134,6 +134,7 @@ int run_quantize(const QuantizeArgs& a) {
     throw qcal::Error("--scheme " + a.scheme + ": not available in this version of qcal yet (available: float32)");
   const qcal::FoldReport r = qcal::fold_constant_dequantize(m);
   qcal::write_model(m, a.output, a.model);
+  if (r.densified) std::cout << "float32: densified " << r.densified << " sparse constants\n";
   std::cout << "float32: folded " << r.folded << " constant DEQUANTIZE ops (" << r.bytes_before << " -> "
             << r.bytes_after << " bytes of weights)\n"
             << "wrote " << a.output << " (" << size_before << " -> " << fs::file_size(a.output) << " bytes)\n";
@@ -148,6 +149,35 @@ int run_rewrite(const RewriteArgs& a) {
   const qcal::Model m = qcal::read_model(a.model);
   qcal::write_model(m, a.output, a.model);
   std::cout << "wrote " << a.output << " (" << fs::file_size(a.output) << " bytes)\n";
+  return 0;
+}
+
+struct PreprocessArgs {
+  std::string model, output_dir;
+  DataArgs data;
+};
+
+// Writes the exact model inputs qcal derives from a dataset, so deployment code can be
+// checked against them (pre-processing that silently differs is a classic INT8 failure).
+int run_preprocess(const PreprocessArgs& a) {
+  const qcal::Model m = qcal::read_model(a.model);
+  if (a.data.images.empty()) throw qcal::Error("give --images DIR");
+  const qcal::Preprocessing pre = resolve_preprocessing(a.data, m);
+  std::cout << "pre-processing: " << pre.describe() << "\n";
+  fs::create_directories(a.output_dir);
+  nlohmann::json index = {{"model", a.model}, {"preprocessing", pre.to_json()}, {"samples", nlohmann::json::array()}};
+  size_t n = 0;
+  const qcal::DatasetReport r = qcal::stream_dataset(m, 0, pre, dataset_options(a.data), [&](std::vector<std::vector<qcal::HostTensor>>& batch) {
+    for (auto& sample : batch) {
+      char name[32];
+      std::snprintf(name, sizeof name, "sample%05zu.npy", n++);
+      qcal::write_npy(fs::path(a.output_dir) / name, sample[0]);
+      index["samples"].push_back(name);
+    }
+  });
+  print_dataset_report(r);
+  qcal::write_file_atomic(fs::path(a.output_dir) / "index.json", index.dump(1) + "\n");
+  std::cout << "wrote " << n << " inputs to " << a.output_dir << "\n";
   return 0;
 }
 
@@ -274,6 +304,12 @@ int main(int argc, char** argv) {
   calibrate->add_option("-o,--output", ca.output, "calibration cache (.json)")->required();
   add_data_options(calibrate, ca.data);
 
+  PreprocessArgs pa;
+  auto* preprocess = app.add_subcommand("preprocess", "Write the model inputs qcal makes from images, as .npy");
+  preprocess->add_option("model", pa.model, "the .tflite model")->required();
+  preprocess->add_option("-o,--output-dir", pa.output_dir, "folder for sampleNNNNN.npy + index.json")->required();
+  add_data_options(preprocess, pa.data);
+
   RunArgs runa;
   auto* run = app.add_subcommand("run", "Run a model on .npy inputs with qcal's executor");
   run->add_option("model", runa.model, "the .tflite model")->required();
@@ -307,6 +343,7 @@ int main(int argc, char** argv) {
     if (*rewrite) return run_rewrite(ra);
     if (*run) return run_run(runa);
     if (*calibrate) return run_calibrate(ca);
+    if (*preprocess) return run_preprocess(pa);
     if (*bench) return run_bench(ba);
   } catch (const qcal::Error& e) {
     std::cerr << "qcal: " << e.what() << "\n";

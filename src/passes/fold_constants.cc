@@ -4,6 +4,7 @@
 
 #include "qcal/error.h"
 #include "qcal/passes.h"
+#include "qcal/sparse.h"
 
 namespace qcal {
 namespace {
@@ -80,8 +81,37 @@ std::vector<float> constant_as_float(const Model& model, const Tensor& t) {
   return out;
 }
 
+// DENSIFY of a sparse constant becomes the dense constant (TFLite's converter writes
+// sparse fp16 weights as sparse constant -> DENSIFY -> DEQUANTIZE).
+int fold_constant_densify(Model& model) {
+  int folded = 0;
+  for (Subgraph& sg : model.subgraphs) {
+    const std::set<int32_t> graph_outputs(sg.outputs.begin(), sg.outputs.end());
+    std::vector<Operator> kept;
+    for (Operator& op : sg.operators) {
+      if (op.builtin() == tflite::BuiltinOperator::DENSIFY && op.inputs.size() == 1 && op.outputs.size() == 1 &&
+          op.inputs[0] >= 0 && !graph_outputs.count(op.outputs[0])) {
+        const Tensor& in = sg.tensors[op.inputs[0]];
+        Tensor& out = sg.tensors[op.outputs[0]];
+        const Buffer* data = model.data_of(in);
+        if (data && in.sparsity && out.dtype == in.dtype) {
+          std::vector<uint8_t> dense = densify(in, *data);
+          out.buffer = model.add_buffer(std::move(dense));
+          if (!out.quantization && in.quantization) out.quantization = in.quantization;
+          ++folded;
+          continue;
+        }
+      }
+      kept.push_back(std::move(op));
+    }
+    sg.operators = std::move(kept);
+  }
+  return folded;
+}
+
 FoldReport fold_constant_dequantize(Model& model) {
   FoldReport report;
+  report.densified = fold_constant_densify(model);
   for (Subgraph& sg : model.subgraphs) {
     const std::set<int32_t> graph_outputs(sg.outputs.begin(), sg.outputs.end());
     std::vector<Operator> kept;
@@ -109,7 +139,7 @@ FoldReport fold_constant_dequantize(Model& model) {
     }
     sg.operators = std::move(kept);
   }
-  if (report.folded) prune_unused(model);
+  if (report.folded || report.densified) prune_unused(model);
   return report;
 }
 

@@ -140,6 +140,15 @@ nlohmann::json Histogram::to_json() const {
 }
 
 Histogram Histogram::from_json(const nlohmann::json& j) {
+  // What add()/merge() rely on: a sane grid, and indices that stay exact in double.
+  const int exponent = j.at("exponent").get<int>();
+  const int64_t first = j.at("first_bin").get<int64_t>();
+  const int max_bins = j.value("max_bins", kDefaultMaxBins);
+  const int64_t limit = int64_t{1} << 52;
+  if (exponent < kMinExponent || exponent > kMaxExponent || max_bins < 1 || first < -limit || first > limit ||
+      j.at("counts").size() > static_cast<size_t>(limit))
+    throw Error("histogram: bad grid (exponent " + std::to_string(exponent) + ", first_bin " + std::to_string(first) +
+                ", max_bins " + std::to_string(max_bins) + ")");
   Histogram h = from_counts(j.at("exponent").get<int>(), j.at("first_bin").get<int64_t>(),
                             j.at("counts").get<std::vector<uint64_t>>(), j.value("max_bins", kDefaultMaxBins));
   h.non_finite_ = j.value("non_finite", uint64_t{0});
@@ -167,13 +176,18 @@ void TensorStats::add(const float* x, size_t n, int channels) {
     if (channel_min.empty()) {
       channel_min.assign(channels, std::numeric_limits<float>::infinity());
       channel_max.assign(channels, -std::numeric_limits<float>::infinity());
+    } else if (channel_min.size() != static_cast<size_t>(channels)) {
+      throw Error("tensor statistics: channel count changed from " + std::to_string(channel_min.size()) + " to " +
+                  std::to_string(channels));
     }
     float* cmin = channel_min.data();
     float* cmax = channel_max.data();
     for (size_t i = 0; i < n; i += channels)
       for (int c = 0; c < channels; ++c) {
-        cmin[c] = std::min(cmin[c], x[i + c]);
-        cmax[c] = std::max(cmax[c], x[i + c]);
+        const float v = x[i + c];
+        if (!std::isfinite(v)) continue;  // like the tensor-wide min/max
+        cmin[c] = std::min(cmin[c], v);
+        cmax[c] = std::max(cmax[c], v);
       }
   }
 }
@@ -188,7 +202,10 @@ void TensorStats::merge(const TensorStats& o) {
   if (channel_min.empty()) {
     channel_min = o.channel_min;
     channel_max = o.channel_max;
-  } else if (o.channel_min.size() == channel_min.size()) {
+  } else if (!o.channel_min.empty()) {
+    if (o.channel_min.size() != channel_min.size())
+      throw Error("tensor statistics: cannot merge " + std::to_string(o.channel_min.size()) + " channels into " +
+                  std::to_string(channel_min.size()));
     for (size_t c = 0; c < channel_min.size(); ++c) {
       channel_min[c] = std::min(channel_min[c], o.channel_min[c]);
       channel_max[c] = std::max(channel_max[c], o.channel_max[c]);
@@ -206,17 +223,34 @@ nlohmann::json TensorStats::to_json() const {
   return j;
 }
 
+namespace {
+
+// JSON has no infinities: nlohmann writes them (the min/max of a tensor without finite
+// values) as null, which reads back as the given default.
+float float_or(const nlohmann::json& j, float fallback) { return j.is_null() ? fallback : j.get<float>(); }
+
+std::vector<float> floats_or(const nlohmann::json& j, float fallback) {
+  std::vector<float> v;
+  v.reserve(j.size());
+  for (const auto& e : j) v.push_back(float_or(e, fallback));
+  return v;
+}
+
+}  // namespace
+
 TensorStats TensorStats::from_json(const nlohmann::json& j) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
   TensorStats s;
-  s.min = j.at("min").get<float>();
-  s.max = j.at("max").get<float>();
+  s.min = float_or(j.at("min"), kInf);
+  s.max = float_or(j.at("max"), -kInf);
   s.count = j.at("count").get<uint64_t>();
   s.sum = j.at("sum").get<double>();
   s.sum_sq = j.at("sum_sq").get<double>();
   s.hist = Histogram::from_json(j.at("histogram"));
   if (j.contains("channel_min")) {
-    s.channel_min = j["channel_min"].get<std::vector<float>>();
-    s.channel_max = j["channel_max"].get<std::vector<float>>();
+    s.channel_min = floats_or(j.at("channel_min"), kInf);
+    s.channel_max = floats_or(j.at("channel_max"), -kInf);
+    if (s.channel_min.size() != s.channel_max.size()) throw Error("tensor statistics: channel_min and channel_max differ in length");
   }
   return s;
 }

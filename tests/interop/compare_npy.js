@@ -9,6 +9,9 @@ const USAGE = `usage: node compare_npy.js DIR_A DIR_B [--exact | --max-rel-l2 X]
   Compares every outK.npy present in either dir (A is the reference). Shapes and dtypes must match.
   --exact          data must be byte-identical (the default when no tolerance is given)
   --max-rel-l2 X   every output needs rel_l2 = ||a-b||_2 / ||a||_2 <= X
+  --or-spread DIR_C  ... or <= F x rel_l2(DIR_A, DIR_C) when that is larger: DIR_C holds a second build
+                   of the reference runtime, so the bound never goes below the runtime's own noise
+  --spread-factor F  (default 2)
   --max-lsb N      integer outputs: max |a-b| (in LSB) <= N
   --min-exact-frac F  integer outputs: fraction of identical elements >= F
   (--max-lsb/--min-exact-frac alone leave float outputs unchecked, only reported)
@@ -20,7 +23,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { dirs: [], exact: false, maxRelL2: null, maxLsb: null, minExactFrac: null };
+  const o = { dirs: [], exact: false, maxRelL2: null, maxLsb: null, minExactFrac: null, spreadDir: null, spreadFactor: 2 };
   const num = (flag, v) => {
     const x = Number(v);
     if (v === undefined || v === '' || !Number.isFinite(x) || x < 0) usage(`${flag} wants a non-negative number, got '${v === undefined ? '' : v}'`);
@@ -31,6 +34,8 @@ function parseArgs(argv) {
     if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
     else if (a === '--exact') o.exact = true;
     else if (a === '--max-rel-l2') o.maxRelL2 = num(a, argv[++i]);
+    else if (a === '--or-spread') o.spreadDir = argv[++i];
+    else if (a === '--spread-factor') o.spreadFactor = num(a, argv[++i]);
     else if (a === '--max-lsb') o.maxLsb = num(a, argv[++i]);
     else if (a === '--min-exact-frac') {
       o.minExactFrac = num(a, argv[++i]);
@@ -120,7 +125,17 @@ function main() {
     if (s.nanMismatch) line += ` nan_mismatches=${s.nanMismatch}`;
     console.log(line);
     if (o.exact && !a.data.equals(b.data)) failures.push(`${label}: not byte-identical (${s.mismatch}/${s.n} elements differ, max_abs=${fmt(s.maxAbs)})`);
-    if (o.maxRelL2 != null && !(s.relL2 <= o.maxRelL2)) failures.push(`${label}: rel_l2 ${fmt(s.relL2)} > ${o.maxRelL2}`);
+    let bound = o.maxRelL2;
+    if (bound != null && o.spreadDir) {
+      // The runtime's own build-to-build spread (DIR_A vs a second build) widens the bound.
+      const c = load(o.spreadDir);
+      if (c) {
+        const spread = stats(a, c).relL2;
+        console.log(`${label}: runtime spread rel_l2=${fmt(spread)} (vs ${o.spreadDir})`);
+        bound = Math.max(bound, o.spreadFactor * spread);
+      }
+    }
+    if (bound != null && !(s.relL2 <= bound)) failures.push(`${label}: rel_l2 ${fmt(s.relL2)} > ${fmt(bound)}`);
     if (isInt && o.maxLsb != null && !(s.maxAbs <= o.maxLsb)) failures.push(`${label}: max_lsb ${fmt(s.maxAbs)} > ${o.maxLsb}`);
     if (isInt && o.minExactFrac != null && !(s.exactFrac >= o.minExactFrac)) failures.push(`${label}: exact_frac ${s.exactFrac.toFixed(6)} < ${o.minExactFrac}`);
   }

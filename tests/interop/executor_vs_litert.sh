@@ -1,44 +1,64 @@
 #!/usr/bin/env bash
-# Interop: qcal's float executor against the real LiteRT runtime on one real model, on two
-# seeded random inputs: every output within rel_l2 <= 1e-5. Also checks that 1 and 2
-# threads give bit-identical outputs, and that a stacked batch of 2 equals two single runs.
-#   usage: executor_vs_litert.sh QCAL_BINARY MODEL_NAME
+# Interop: qcal's float executor against the real LiteRT runtime on one real model.
+#   1. two seeded random inputs in [0,1] and two real photos (pre-processed by qcal as x/255):
+#      every output within rel_l2 <= 1e-5 of LiteRT, or within 2x the distance between two
+#      builds of LiteRT itself (wasm SIMD128 vs relaxed SIMD with FMA) where that is larger:
+#      deep models amplify float reassociation noise (pose_landmark_* outputs differ between
+#      the two LiteRT builds by up to ~8e-4), and no executor can be held closer to one
+#      build than the runtime's builds are to each other;
+#   2. 1 and 2 threads give bit-identical outputs;
+#   3. a stacked batch of two samples equals the two single runs, bit for bit.
+# usage: executor_vs_litert.sh QCAL_BINARY MODEL_NAME
 set -euo pipefail
 QCAL=$1
 NAME=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-MODEL="${QCAL_CACHE:-$HOME/.cache/qcal}/models/$NAME.tflite"
+CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
+MODEL="$CACHE/models/$NAME.tflite"
 [[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
+compare_one() {  # label, input files...
+  local label=$1; shift
+  local inputs=()
+  for f in "$@"; do inputs+=(--input "$f"); done
+  node "$HERE/litert_run.js" "$MODEL" "${inputs[@]}" --outdir "$W/$label.litert"
+  node "$HERE/litert_run.js" "$MODEL" "${inputs[@]}" --outdir "$W/$label.litert-relaxed" --variant relaxed
+  "$QCAL" run "$MODEL" "${inputs[@]}" --output-dir "$W/$label.qcal" >/dev/null
+  echo "-- $label: qcal vs LiteRT (rel_l2 <= max(1e-5, 2 x LiteRT build spread))"
+  node "$HERE/compare_npy.js" "$W/$label.litert" "$W/$label.qcal" --max-rel-l2 1e-5 --or-spread "$W/$label.litert-relaxed"
+}
+
 for seed in 1 2; do
-  node "$HERE/litert_run.js" "$MODEL" --seed $seed --outdir "$W/litert$seed"
-  inputs=()
-  for f in "$W/litert$seed"/in*.npy; do inputs+=(--input "$f"); done
-  "$QCAL" run "$MODEL" "${inputs[@]}" --output-dir "$W/qcal$seed" >/dev/null
-  echo "-- seed $seed: qcal vs LiteRT (rel_l2 <= 1e-5)"
-  node "$HERE/compare_npy.js" "$W/litert$seed" "$W/qcal$seed" --max-rel-l2 1e-5
+  node "$HERE/litert_run.js" "$MODEL" --seed $seed --range 0,1 --outdir "$W/seed$seed.gen" >/dev/null
+  compare_one "seed$seed" "$W/seed$seed.gen"/in*.npy
 done
+
+# Real photos, only for single-image-input models.
+if "$QCAL" preprocess "$MODEL" --images "$CACHE/photos" --num 2 --seed 5 -o "$W/photos" --quiet >/dev/null 2>"$W/pp.err"; then
+  for f in "$W/photos"/sample*.npy; do compare_one "photo-$(basename "$f" .npy)" "$f"; done
+else
+  echo "-- photos skipped: $(cat "$W/pp.err")"
+fi
 
 echo "-- 2 threads vs 1 thread (bit-identical)"
 inputs=()
-for f in "$W/litert1"/in*.npy; do inputs+=(--input "$f"); done
-"$QCAL" run "$MODEL" "${inputs[@]}" --threads 2 --output-dir "$W/qcal1t2" >/dev/null
-node "$HERE/compare_npy.js" "$W/qcal1" "$W/qcal1t2" --exact
+for f in "$W/seed1.gen"/in*.npy; do inputs+=(--input "$f"); done
+"$QCAL" run "$MODEL" "${inputs[@]}" --threads 2 --output-dir "$W/t2" >/dev/null
+node "$HERE/compare_npy.js" "$W/seed1.qcal" "$W/t2" --exact
 
-echo "-- a stacked batch of the two inputs equals the two single runs (bit-identical)"
+echo "-- a stacked batch of two samples equals the two single runs (bit-identical)"
 mkdir -p "$W/batch_in" "$W/singles"
 inputs=()
-for f in "$W/litert1"/in*.npy; do
+for f in "$W/seed1.gen"/in*.npy; do
   b=$(basename "$f")
-  node "$HERE/stack_npy.js" "$W/batch_in/$b" "$f" "$W/litert2/$b"
+  node "$HERE/stack_npy.js" "$W/batch_in/$b" "$f" "$W/seed2.gen/$b"
   inputs+=(--input "$W/batch_in/$b")
 done
 "$QCAL" run "$MODEL" "${inputs[@]}" --threads 2 --output-dir "$W/batch" >/dev/null
-for f in "$W/qcal1"/out*.npy; do
+for f in "$W/seed1.qcal"/out*.npy; do
   b=$(basename "$f")
-  node "$HERE/stack_npy.js" "$W/singles/$b" "$f" "$W/qcal2/$b"
+  node "$HERE/stack_npy.js" "$W/singles/$b" "$f" "$W/seed2.qcal/$b"
 done
 node "$HERE/compare_npy.js" "$W/singles" "$W/batch" --exact
-

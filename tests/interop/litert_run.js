@@ -22,6 +22,9 @@ const USAGE = `usage: node litert_run.js MODEL.tflite (--input X.npy ... | --see
   --seed S       generate deterministic inputs instead (mulberry32(S), inputs filled in order:
                  float U[-1,1), int8 [-128,127], uint8 [0,255], int16 [-32768,32767],
                  other ints [0,10), bool {0,1}); written to DIR/in0.npy, in1.npy, ...
+  --variant V    compat (default: wasm SIMD128, no FMA) or relaxed (relaxed SIMD with FMA, a
+                 second LiteRT build: the spread between the two is the runtime's own float noise)
+  --range LO,HI  float range for --seed (default -1,1; e.g. 0,1 for models that expect x/255)
   --outdir DIR   writes DIR/out0.npy ... (subgraph-0 output order) + DIR/manifest.json
                  (optional with --bench)
   --threads N    XNNPACK thread count passed to LiteRT (default 1; the wasm build used here,
@@ -39,7 +42,7 @@ const fail = (file, msg) => { throw new Fail(file, msg); };
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
-  const o = { inputs: [], seed: null, outdir: null, threads: 1, bench: 0, warmup: 3, verbose: false, model: null };
+  const o = { inputs: [], seed: null, range: [-1, 1], variant: 'compat', outdir: null, threads: 1, bench: 0, warmup: 3, verbose: false, model: null };
   const usage = (msg) => { const e = new Error(msg); e.usage = true; throw e; };
   const int = (flag, v, min) => {
     if (!/^-?\d+$/.test(v) || parseInt(v, 10) < min) usage(`${flag} wants an integer >= ${min}, got '${v}'`);
@@ -52,6 +55,15 @@ function parseArgs(argv) {
     else if (a === '--input') o.inputs.push(val());
     else if (a === '--seed') o.seed = int(a, val(), 0) >>> 0;
     else if (a === '--outdir') o.outdir = val();
+    else if (a === '--variant') {
+      o.variant = val();
+      if (!['compat', 'relaxed'].includes(o.variant)) usage(`--variant wants compat or relaxed, got '${o.variant}'`);
+    }
+    else if (a === '--range') {
+      const r = val().split(',').map(Number);
+      if (r.length !== 2 || !r.every(Number.isFinite) || !(r[0] < r[1])) usage(`--range wants LO,HI with LO < HI, got '${argv[i]}'`);
+      o.range = r;
+    }
     else if (a === '--threads') o.threads = int(a, val(), 1);
     else if (a === '--bench') o.bench = int(a, val(), 1);
     else if (a === '--warmup') o.warmup = int(a, val(), 0);
@@ -168,13 +180,13 @@ function mulberry32(seed) {
   };
 }
 
-function randomData(rand, dtype, n) {
+function randomData(rand, dtype, n, [lo, hi] = [-1, 1]) {
   const T = npy.DTYPES[dtype].Typed;
   const a = new T(n);
   const fill = (f) => { for (let i = 0; i < n; i++) a[i] = f(); };
   switch (dtype) {
-    case 'float32': case 'float64': fill(() => rand() * 2 - 1); break;
-    case 'float16': fill(() => npy.floatToHalf(rand() * 2 - 1)); break;
+    case 'float32': case 'float64': fill(() => lo + rand() * (hi - lo)); break;
+    case 'float16': fill(() => npy.floatToHalf(lo + rand() * (hi - lo))); break;
     case 'int8': fill(() => Math.floor(rand() * 256) - 128); break;
     case 'uint8': fill(() => Math.floor(rand() * 256)); break;
     case 'int16': fill(() => Math.floor(rand() * 65536) - 32768); break;
@@ -194,7 +206,7 @@ async function main(o) {
   try { fb = readTflite(bytes); } catch (e) { fail(modelPath, e.message); }
 
   const wasmDir = path.join(nodeModulesDir(), '@litertjs', 'core', 'wasm');
-  const loader = path.join(wasmDir, 'litert_wasm_compat_internal.js');
+  const loader = path.join(wasmDir, o.variant === 'relaxed' ? 'litert_wasm_internal.js' : 'litert_wasm_compat_internal.js');
   if (!fs.existsSync(loader)) fail(loader, 'LiteRT runtime not found; run scripts/fetch_fixtures.sh or set QCAL_NODE_MODULES');
   let version = '?';
   try { version = JSON.parse(fs.readFileSync(path.join(wasmDir, '..', 'package.json'), 'utf8')).version; } catch (e) { /* informative only */ }
@@ -278,7 +290,7 @@ async function main(o) {
   inputs.forEach((x, p) => {
     const n = npy.numel(x.shape);
     if (rand) {
-      x.data = randomData(rand, x.dtype, n);
+      x.data = randomData(rand, x.dtype, n, o.range);
       x.file = `in${p}.npy`;
       if (o.outdir) npy.write(path.join(o.outdir, x.file), x.dtype, x.shape, x.data);
       return;
@@ -372,6 +384,12 @@ let opts;
 try { opts = parseArgs(process.argv.slice(2)); } catch (e) {
   process.stderr.write(`${PROG}: ${e.message} (see --help)\n`);
   process.exit(2);
+}
+// The relaxed-SIMD build needs the flag on Node 20: re-run this script with it.
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+if (opts.variant === 'relaxed' && !process.execArgv.includes(RELAXED_FLAG)) {
+  const r = require('child_process').spawnSync(process.execPath, [RELAXED_FLAG, ...process.execArgv, __filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status == null ? 1 : r.status);
 }
 main(opts).then(() => process.exit(0), (e) => {
   if (e && e.usage) { process.stderr.write(`${PROG}: ${e.message} (see --help)\n`); process.exit(2); }

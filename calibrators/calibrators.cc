@@ -1,2 +1,0 @@
-// Placeholder until the calibrators land (helper-calib writes them).
-#include "qcal/calibrators.h"

@@ -1,0 +1,108 @@
+// The float GEMM behind CONV_2D, FULLY_CONNECTED and the transposed convolutions, plus the
+// small helpers the conv and pool kernels share (activation ranges, TFLite padding, tiled
+// parallel loops).
+//
+// The GEMM multiplies a row-major activation matrix A [M x K] (NHWC pixels x input
+// channels, read in place) by a weight matrix B [K x N] packed once into 16-column strips,
+// and fuses bias and the activation clamp into the store. How each output element is summed
+// depends only on K and N (one FMA chain over ascending k; for N <= 2 a fixed 16-lane dot
+// product), never on how rows or columns are tiled or how many threads run.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "qcal/kernel.h"
+
+namespace qcal::kernels {
+
+// ---- small shared helpers ------------------------------------------------------------------
+
+struct ActivationRange {
+  float lo = -std::numeric_limits<float>::infinity();
+  float hi = std::numeric_limits<float>::infinity();
+  bool identity() const { return lo == -std::numeric_limits<float>::infinity() && hi == std::numeric_limits<float>::infinity(); }
+};
+
+// The clamp TFLite applies for a fused activation in conv/FC/pool kernels. TANH and SIGN_BIT
+// are not clamps (TFLite's float kernels silently ignore them); rather than compute
+// something else than the model's author meant, they are rejected.
+ActivationRange activation_range(const OpContext& ctx, tflite::ActivationFunctionType act);
+
+inline float clamp_activation(float x, const ActivationRange& r) {
+  // Written so NaN propagates, as TFLite's std::min(std::max(x, lo), hi) does.
+  x = x < r.lo ? r.lo : x;
+  return x > r.hi ? r.hi : x;
+}
+
+// TFLite's output size and leading padding for one spatial dimension
+// (tensorflow/lite/kernels/padding.h: ComputeOutSize / ComputePaddingWithOffset).
+int conv_output_size(tflite::Padding padding, int in, int filter, int stride, int dilation);
+int conv_padding_before(int in, int out, int filter, int stride, int dilation);
+
+// Runs body(begin, end) over [0, n) in fixed tiles of `tile` items: in parallel (TBB) when
+// threads > 1, else in order. Tiles never depend on the thread count.
+void parallel_tiles(int64_t n, int64_t tile, int threads, const std::function<void(int64_t, int64_t)>& body);
+
+// A per-thread scratch buffer of at least `floats` floats (64-byte aligned), reused across
+// calls; valid until the next call on the same thread.
+float* scratch_floats(size_t floats, int slot = 0);
+
+// ---- the GEMM ------------------------------------------------------------------------------
+
+// B [K x N] packed for the GEMM: strip s holds columns 16s..16s+15 as K rows of 16 floats
+// (zero-padded past N), 64-byte aligned. Narrow matrices (N <= 2) also keep B transposed
+// ([N x K]) for the dot-product kernel.
+class PackedMatrix {
+ public:
+  // Packs B[k][n] = src[k * stride_k + n * stride_n].
+  void pack(const float* src, int K, int N, ptrdiff_t stride_k, ptrdiff_t stride_n);
+  // Floats of storage pack_into() needs, and packing into caller-provided (64-byte aligned)
+  // storage, for weights that are only known at eval time.
+  static size_t storage_floats(int K, int N);
+  void pack_into(float* storage, const float* src, int K, int N, ptrdiff_t stride_k, ptrdiff_t stride_n);
+
+  int rows() const { return K_; }
+  int cols() const { return N_; }
+  const float* strips() const { return data_; }
+  const float* transposed() const { return transposed_; }  // nullptr unless N <= kMaxDotN
+  static constexpr int kMaxDotN = 2;
+
+ private:
+  struct Free { void operator()(float* p) const { std::free(p); } };
+  std::unique_ptr<float, Free> owned_;
+  const float* data_ = nullptr;
+  const float* transposed_ = nullptr;
+  int K_ = 0, N_ = 0;
+};
+
+// The A operand, read in place ("implicit im2col"): row m, column k = seg * seg_len + j is
+// base[m * row_stride + seg_offset[seg] + j]. A dense row-major matrix is one segment; a
+// convolution window is one segment per filter row (KW*Cin contiguous floats of NHWC input).
+struct MatrixA {
+  const float* base = nullptr;
+  ptrdiff_t row_stride = 0;
+  int seg_len = 0;
+  int num_segs = 1;
+  const ptrdiff_t* seg_offset = nullptr;  // nullptr: one segment at offset 0
+
+  static MatrixA dense(const float* a, ptrdiff_t lda, int K) { return {a, lda, K, 1, nullptr}; }
+  MatrixA rows_from(int64_t m) const {
+    MatrixA r = *this;
+    r.base += m * row_stride;
+    return r;
+  }
+};
+
+// C[m][n] = clamp(bias[n] + sum_k A[m][k] * B[k][n]) for m < M and n in [n_begin, n_end)
+// (n_end < 0: B.cols()); n_begin must be a multiple of 16. C and bias are indexed by the
+// full n. bias may be nullptr (zero). C rows are ldc floats apart; A and C must not overlap.
+// A's K (seg_len * num_segs) must equal B.rows().
+void gemm(int64_t M, const MatrixA& A, const PackedMatrix& B, const float* bias, float* C, ptrdiff_t ldc,
+          const ActivationRange& act, int n_begin = 0, int n_end = -1);
+
+}  // namespace qcal::kernels
