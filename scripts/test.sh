@@ -36,6 +36,7 @@ if [[ "${QCAL_SKIP_SANITIZERS:-0}" != 1 ]]; then
   cp tests/fuzz/seeds/* "$corpus"/
   cp "$QCAL_CACHE/models/face_detection_short_range.tflite" "$corpus"/ 2>/dev/null || true
   if build-fuzz/fuzz_model_reader "$corpus" -max_total_time="${QCAL_FUZZ_SECONDS:-30}" -max_len=262144 \
+       -artifact_prefix=build-fuzz/ \
        -rss_limit_mb=4096 -print_final_stats=1 > build-fuzz/fuzz.log 2>&1; then
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build-fuzz/fuzz.log || true
     echo "fuzzer: no crash"

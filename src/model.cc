@@ -46,8 +46,13 @@ size_t dtype_size(DType t) {
 }
 
 int64_t num_elements(const Shape& shape) {
+  // Saturates instead of overflowing: the reader rejects such shapes, but nothing that
+  // merely asks for a size should be undefined behaviour on a hostile file.
   int64_t n = 1;
-  for (int32_t d : shape) n *= d;
+  for (int32_t d : shape) {
+    if (d < 0) return -1;
+    if (__builtin_mul_overflow(n, static_cast<int64_t>(d), &n)) return INT64_MAX;
+  }
   return n;
 }
 

@@ -60,6 +60,9 @@ void check_tensor(const Model& m, size_t sg, size_t ti, const Tensor& t, const W
     where.fail(ref + ": unknown tensor type " + std::to_string(static_cast<int>(t.dtype)));
   for (int32_t d : t.shape)
     if (d < 0) where.fail(ref + ": negative dimension in shape " + shape_str(t.shape));
+  // 2^40 elements is far beyond any model that fits a flatbuffer, and far below overflow.
+  if (num_elements(t.shape) > (int64_t{1} << 40))
+    where.fail(ref + ": shape " + shape_str(t.shape) + " is too large");
   if (t.buffer >= m.buffers.size() && !(t.buffer == 0 && m.buffers.empty()))
     where.fail(ref + ": refers to buffer " + std::to_string(t.buffer) + ", but the model has " +
                std::to_string(m.buffers.size()) + " buffers");

@@ -183,6 +183,12 @@ TEST(ModelIO, InvalidQuantizedDimension) {
   expect_one_line_error(serialize_model(m), "has 3 per-axis scales but dimension 1 of shape [3,2] has 2");
 }
 
+TEST(ModelIO, HugeShapeIsAnErrorNotAnOverflow) {  // found by the fuzzer
+  Model m = sample_model();
+  m.subgraphs[0].tensors[2].shape = {1 << 30, 1 << 30, 1 << 30, 3};
+  expect_one_line_error(serialize_model(m), "tensor 2 ('t2'): shape [1073741824,1073741824,1073741824,3] is too large");
+}
+
 TEST(ModelIO, UnknownOpcode) {
   Model m = sample_model();
   m.subgraphs[0].operators[0].code.builtin = 4000;
