@@ -19,7 +19,11 @@ namespace qcal {
 // subgraph inputs). One per worker; merge them at the end.
 class StatsCollector : public Observer {
  public:
-  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins) : bins_(bins) {}
+  // samples_per_tensor: histogram sample per tensor per inference (0: every value).
+  // per_channel: also per-channel (last axis) min/max; TFLite's int8 activations are per
+  // tensor, so calibration does not need it and it costs a second scan of every tensor.
+  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins, size_t samples_per_tensor = 256, bool per_channel = false)
+      : bins_(bins), samples_(samples_per_tensor), per_channel_(per_channel) {}
   void on_tensor(const TensorEvent& e) override;
   void merge(const StatsCollector& other);
   const std::map<int, TensorStats>& stats() const { return stats_; }
@@ -27,6 +31,8 @@ class StatsCollector : public Observer {
 
  private:
   int bins_;
+  size_t samples_;
+  bool per_channel_;
   std::map<int, TensorStats> stats_;
 };
 
@@ -55,6 +61,8 @@ struct CalibrationData {
 struct CalibrationOptions {
   DatasetOptions dataset;
   int bins = Histogram::kDefaultMaxBins;
+  size_t samples_per_tensor = 256;  // histogram sample per tensor per image; 0: all values
+  bool per_channel = false;         // also per-channel min/max of every activation
 };
 
 // One pass over the dataset: inputs are pre-processed, run through the float executor

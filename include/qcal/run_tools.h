@@ -41,6 +41,9 @@ struct BenchResult {
   double median_ms = 0, min_ms = 0;
   double batch_images_per_s = 0;   // run_batch throughput over `batch` images
 };
-BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch);
+// Times `runs` single inferences (after `warmup`), then `batch` independent ones with
+// run_batch. With observers (one per worker; [0] for the single runs) every tensor is
+// observed, which measures what statistics collection costs.
+BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch, const std::vector<Observer*>& observers = {});
 
 }  // namespace qcal

@@ -21,7 +21,8 @@ class Histogram {
   static constexpr int kDefaultMaxBins = 2048;
   explicit Histogram(int max_bins = kDefaultMaxBins) : max_bins_(max_bins) {}
 
-  void add(const float* x, size_t n);  // ignores NaN; +-inf are counted as non-finite
+  // Adds x[0], x[stride], x[2*stride], ... (NaN ignored; +-inf counted as non-finite).
+  void add(const float* x, size_t n, size_t stride = 1);
   void merge(const Histogram& other);
 
   bool empty() const { return total_ == 0; }
@@ -60,13 +61,16 @@ class Histogram {
 struct TensorStats {
   float min = std::numeric_limits<float>::infinity();
   float max = -std::numeric_limits<float>::infinity();
-  uint64_t count = 0;
-  double sum = 0, sum_sq = 0;
+  uint64_t count = 0;       // values seen (min/max are exact over all of them)
+  uint64_t sampled = 0;     // finite values in the histogram and the moments
+  double sum = 0, sum_sq = 0;  // over the sampled values
   Histogram hist;
   // Per-channel (last axis) min/max, for calibrators and reports that need it.
   std::vector<float> channel_min, channel_max;
 
-  void add(const float* x, size_t n, int channels);
+  // max_samples > 0: the histogram and moments take an evenly strided sample of at most that
+  // many values from this call; min/max (also per channel) always see every value.
+  void add(const float* x, size_t n, int channels, size_t max_samples = 0);
   void merge(const TensorStats& other);
   bool empty() const { return count == 0; }
 

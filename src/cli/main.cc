@@ -242,13 +242,21 @@ struct BenchArgs {
   int threads = 1, runs = 50, warmup = 10, batch = 0;
   double peak_gflops = 256.0;
   bool json = false;
+  bool stats = false;
 };
 
 int run_bench(const BenchArgs& a) {
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   const qcal::Executor ex(model, qcal::ExecutorOptions{a.threads}, a.model);
   const int batch = a.batch > 0 ? a.batch : 8 * a.threads;
-  const qcal::BenchResult r = qcal::benchmark(ex, a.runs, a.warmup, batch);
+  std::vector<std::unique_ptr<qcal::StatsCollector>> collectors;
+  std::vector<qcal::Observer*> observers;
+  if (a.stats)
+    for (int i = 0; i < a.threads; ++i) {
+      collectors.push_back(std::make_unique<qcal::StatsCollector>());
+      observers.push_back(collectors.back().get());
+    }
+  const qcal::BenchResult r = qcal::benchmark(ex, a.runs, a.warmup, batch, observers);
   const double macs = static_cast<double>(qcal::count_macs(*model));
   const double gflops = 2.0 * macs / (r.median_ms * 1e6);
   const double peak = a.peak_gflops * a.threads;
@@ -258,13 +266,14 @@ int run_bench(const BenchArgs& a) {
                             {"batch", batch},             {"batch_images_per_s", r.batch_images_per_s},
                             {"mmacs", macs / 1e6},        {"gflops", gflops},
                             {"peak_fraction", gflops / peak}, {"arena_bytes", ex.arena_bytes()},
-                            {"unshared_activation_bytes", ex.unshared_activation_bytes()}};
+                            {"unshared_activation_bytes", ex.unshared_activation_bytes()},
+                            {"collecting_statistics", a.stats}};
   if (a.json) {
     std::cout << j.dump(1) << "\n";
     return 0;
   }
-  std::printf("%s: %d thread%s, %d runs after %d warm-up\n", a.model.c_str(), a.threads, a.threads == 1 ? "" : "s",
-              a.runs, a.warmup);
+  std::printf("%s: %d thread%s, %d runs after %d warm-up%s\n", a.model.c_str(), a.threads, a.threads == 1 ? "" : "s",
+              a.runs, a.warmup, a.stats ? ", collecting calibration statistics on every tensor" : "");
   std::printf("  latency   median %.3f ms, min %.3f ms (%.1f images/s)\n", r.median_ms, r.min_ms, 1000.0 / r.median_ms);
   std::printf("  batch     %.1f images/s over %d independent images\n", r.batch_images_per_s, batch);
   std::printf("  work      %.1f MMACs -> %.1f GFLOP/s = %.1f%% of %.0f GFLOP/s FP32 peak\n", macs / 1e6, gflops,
@@ -331,6 +340,7 @@ int main(int argc, char** argv) {
   bench->add_option("--peak-gflops", ba.peak_gflops, "FP32 peak per thread for the efficiency figure "
                                                      "(default 256: AVX-512 FMA at 4 GHz)");
   bench->add_flag("--json", ba.json, "print JSON");
+  bench->add_flag("--stats", ba.stats, "also collect calibration statistics (min/max, histogram) on every tensor");
 
   try {
     app.parse(argc, argv);

@@ -123,14 +123,15 @@ std::vector<HostTensor> stack_batch(const std::vector<std::vector<HostTensor>>& 
   return out;
 }
 
-BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch) {
+BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch, const std::vector<Observer*>& observers) {
   using clock = std::chrono::steady_clock;
   BenchResult r;
-  const std::vector<HostTensor> in = random_inputs(ex, 1);
-  for (int i = 0; i < warmup; ++i) ex.run(in);
+  const std::vector<HostTensor> in = random_inputs(ex, 1, 0.0f, 1.0f);
+  Observer* first = observers.empty() ? nullptr : observers[0];
+  for (int i = 0; i < warmup; ++i) ex.run(in, first);
   for (int i = 0; i < runs; ++i) {
     const auto t0 = clock::now();
-    ex.run(in);
+    ex.run(in, first);
     r.latency_ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
   }
   std::vector<double> sorted = r.latency_ms;
@@ -141,9 +142,12 @@ BenchResult benchmark(const Executor& ex, int runs, int warmup, int batch) {
   }
   if (batch > 0) {
     std::vector<std::vector<HostTensor>> many(static_cast<size_t>(batch), in);
-    ex.run_batch(many);  // warm every worker's arena
+    auto observer_for = [&](int worker) -> Observer* {
+      return observers.empty() ? nullptr : observers[static_cast<size_t>(worker) % observers.size()];
+    };
+    ex.run_batch(many, observer_for);  // warm every worker's arena
     const auto t0 = clock::now();
-    ex.run_batch(many);
+    ex.run_batch(many, observer_for);
     r.batch_images_per_s = batch / std::chrono::duration<double>(clock::now() - t0).count();
   }
   return r;

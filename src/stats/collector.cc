@@ -15,8 +15,8 @@ void StatsCollector::on_tensor(const TensorEvent& e) {
     s.hist = Histogram(bins_);
     it = stats_.emplace(e.tensor, std::move(s)).first;
   }
-  const int channels = e.data.shape.empty() ? 1 : e.data.shape.back();
-  it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels);
+  const int channels = per_channel_ && !e.data.shape.empty() ? e.data.shape.back() : 1;
+  it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels, samples_);
 }
 
 void StatsCollector::merge(const StatsCollector& other) {
@@ -102,7 +102,8 @@ CalibrationData collect_statistics(std::shared_ptr<const Model> model, const std
   const int threads = std::max(1, options.dataset.threads);
   const Executor ex(model, ExecutorOptions{threads}, label);
   std::vector<std::unique_ptr<StatsCollector>> workers;
-  for (int i = 0; i < threads; ++i) workers.push_back(std::make_unique<StatsCollector>(options.bins));
+  for (int i = 0; i < threads; ++i)
+    workers.push_back(std::make_unique<StatsCollector>(options.bins, options.samples_per_tensor, options.per_channel));
   CalibrationData out;
   out.dataset = stream_dataset(*model, 0, pre, options.dataset, [&](std::vector<std::vector<HostTensor>>& batch) {
     ex.run_batch(batch, [&](int worker) { return workers[static_cast<size_t>(worker) % workers.size()].get(); });

@@ -1,7 +1,10 @@
 #include "qcal/stats.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "qcal/error.h"
 
@@ -55,10 +58,11 @@ void Histogram::cover(int64_t lo_bin, int64_t hi_bin) {
   first_ = new_first;
 }
 
-void Histogram::add(const float* x, size_t n) {
+void Histogram::add(const float* x, size_t n, size_t stride) {
   float lo = std::numeric_limits<float>::infinity(), hi = -lo;
   uint64_t finite = 0;
-  for (size_t i = 0; i < n; ++i) {
+  if (stride == 0) stride = 1;
+  for (size_t i = 0; i < n; i += stride) {
     const float v = x[i];
     if (std::isfinite(v)) {
       lo = std::min(lo, v);
@@ -90,7 +94,7 @@ void Histogram::add(const float* x, size_t n) {
   const int64_t first = first_;
   const int64_t nb = static_cast<int64_t>(counts_.size());
   uint64_t* c = counts_.data();
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < n; i += stride) {
     const float v = x[i];
     if (!std::isfinite(v)) continue;
     int64_t b = static_cast<int64_t>(std::floor(v * inv)) - first;
@@ -155,24 +159,93 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   return h;
 }
 
-void TensorStats::add(const float* x, size_t n, int channels) {
-  float lo = min, hi = max;
-  double s = 0, s2 = 0;
-  for (size_t i = 0; i < n; ++i) {
+namespace {
+
+// Min and max ignoring NaN. The AVX-512 paths keep the accumulators in registers (a
+// plain loop over cmin[c] would round-trip memory for every pixel); vminps(v, acc) returns
+// acc when v is NaN, which is the NaN rule wanted here.
+void min_max(const float* x, size_t n, float& lo, float& hi) {
+  size_t i = 0;
+  float l = lo, h = hi;
+#ifdef __AVX512F__
+  __m512 vl[2] = {_mm512_set1_ps(l), _mm512_set1_ps(l)}, vh[2] = {_mm512_set1_ps(h), _mm512_set1_ps(h)};
+  for (; i + 32 <= n; i += 32)
+    for (int u = 0; u < 2; ++u) {
+      const __m512 v = _mm512_loadu_ps(x + i + 16 * u);
+      vl[u] = _mm512_min_ps(v, vl[u]);
+      vh[u] = _mm512_max_ps(v, vh[u]);
+    }
+  l = _mm512_reduce_min_ps(_mm512_min_ps(vl[0], vl[1]));
+  h = _mm512_reduce_max_ps(_mm512_max_ps(vh[0], vh[1]));
+#endif
+  for (; i < n; ++i) {
     const float v = x[i];
-    if (!std::isfinite(v)) continue;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    s += v;
-    s2 += static_cast<double>(v) * v;
+    l = v < l ? v : l;
+    h = v > h ? v : h;
   }
-  min = lo;
-  max = hi;
-  sum += s;
-  sum_sq += s2;
-  count += n;
-  hist.add(x, n);
-  if (channels > 1 && n % channels == 0) {
+  lo = l;
+  hi = h;
+}
+
+void channel_min_max(const float* x, size_t n, int channels, float* cmin, float* cmax) {
+  const size_t pixels = n / static_cast<size_t>(channels);
+#ifdef __AVX512F__
+  // Four independent accumulator pairs per 16-channel block hide the min/max latency;
+  // masked-off lanes load +-inf, which never wins.
+  const __m512 pinf = _mm512_set1_ps(INFINITY), ninf = _mm512_set1_ps(-INFINITY);
+  for (int c0 = 0; c0 < channels; c0 += 16) {
+    const int w = std::min(16, channels - c0);
+    const __mmask16 m = static_cast<__mmask16>((1u << w) - 1);
+    __m512 l[4] = {pinf, pinf, pinf, pinf}, h[4] = {ninf, ninf, ninf, ninf};
+    const float* p = x + c0;
+    size_t i = 0;
+    for (; i + 4 <= pixels; i += 4, p += 4 * channels)
+      for (int u = 0; u < 4; ++u) {
+        l[u] = _mm512_min_ps(_mm512_mask_loadu_ps(pinf, m, p + u * channels), l[u]);
+        h[u] = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, p + u * channels), h[u]);
+      }
+    for (; i < pixels; ++i, p += channels) {
+      l[0] = _mm512_min_ps(_mm512_mask_loadu_ps(pinf, m, p), l[0]);
+      h[0] = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, p), h[0]);
+    }
+    __m512 vl = _mm512_min_ps(_mm512_min_ps(l[0], l[1]), _mm512_min_ps(l[2], l[3]));
+    __m512 vh = _mm512_max_ps(_mm512_max_ps(h[0], h[1]), _mm512_max_ps(h[2], h[3]));
+    vl = _mm512_min_ps(vl, _mm512_mask_loadu_ps(pinf, m, cmin + c0));
+    vh = _mm512_max_ps(vh, _mm512_mask_loadu_ps(ninf, m, cmax + c0));
+    _mm512_mask_storeu_ps(cmin + c0, m, vl);
+    _mm512_mask_storeu_ps(cmax + c0, m, vh);
+  }
+#else
+  for (size_t i = 0; i < pixels; ++i) {
+    const float* row = x + i * static_cast<size_t>(channels);
+    for (int c = 0; c < channels; ++c) {
+      const float v = row[c];
+      cmin[c] = v < cmin[c] ? v : cmin[c];
+      cmax[c] = v > cmax[c] ? v : cmax[c];
+    }
+  }
+#endif
+}
+
+// The slow exact path for the rare tensor holding +-inf: finite values only.
+void finite_min_max(const float* x, size_t n, float& lo, float& hi) {
+  for (size_t i = 0; i < n; ++i)
+    if (std::isfinite(x[i])) {
+      lo = std::min(lo, x[i]);
+      hi = std::max(hi, x[i]);
+    }
+}
+
+}  // namespace
+
+void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples) {
+  // Exact min/max (per channel too) over every value: one vectorized pass. The histogram and
+  // the moments take an evenly strided sample of at most `max_samples` values per call, which
+  // keeps calibration close to the cost of inference while thousands of images still fill
+  // every histogram.
+  float lo = min, hi = max;
+  const bool per_channel = channels > 1 && n % static_cast<size_t>(channels) == 0;
+  if (per_channel) {
     if (channel_min.empty()) {
       channel_min.assign(channels, std::numeric_limits<float>::infinity());
       channel_max.assign(channels, -std::numeric_limits<float>::infinity());
@@ -180,22 +253,56 @@ void TensorStats::add(const float* x, size_t n, int channels) {
       throw Error("tensor statistics: channel count changed from " + std::to_string(channel_min.size()) + " to " +
                   std::to_string(channels));
     }
-    float* cmin = channel_min.data();
-    float* cmax = channel_max.data();
-    for (size_t i = 0; i < n; i += channels)
-      for (int c = 0; c < channels; ++c) {
-        const float v = x[i + c];
-        if (!std::isfinite(v)) continue;  // like the tensor-wide min/max
-        cmin[c] = std::min(cmin[c], v);
-        cmax[c] = std::max(cmax[c], v);
+    // This call's per-channel extremes first, so a rare +-inf can be redone exactly.
+    std::vector<float> cl(static_cast<size_t>(channels), INFINITY), ch(static_cast<size_t>(channels), -INFINITY);
+    channel_min_max(x, n, channels, cl.data(), ch.data());
+    for (int c = 0; c < channels; ++c) {
+      if (cl[c] == -INFINITY || ch[c] == INFINITY) {
+        cl[c] = INFINITY, ch[c] = -INFINITY;
+        for (size_t i = static_cast<size_t>(c); i < n; i += static_cast<size_t>(channels))
+          if (std::isfinite(x[i])) cl[c] = std::min(cl[c], x[i]), ch[c] = std::max(ch[c], x[i]);
       }
+      channel_min[c] = std::min(channel_min[c], cl[c]);
+      channel_max[c] = std::max(channel_max[c], ch[c]);
+      lo = std::min(lo, cl[c]);
+      hi = std::max(hi, ch[c]);
+    }
+  } else {
+    float l = INFINITY, h = -INFINITY;
+    min_max(x, n, l, h);
+    if (!std::isfinite(l) || !std::isfinite(h)) {
+      l = INFINITY, h = -INFINITY;
+      finite_min_max(x, n, l, h);
+    }
+    lo = std::min(lo, l);
+    hi = std::max(hi, h);
   }
+  min = lo;
+  max = hi;
+  count += n;
+  size_t stride = max_samples > 0 && n > max_samples ? (n + max_samples - 1) / max_samples : 1;
+  // A stride sharing a factor with the channel count would sample only some channels.
+  while (stride > 1 && channels > 1 && std::gcd(stride, static_cast<size_t>(channels)) != 1) ++stride;
+  double s = 0, s2 = 0;
+  uint64_t taken = 0;
+  for (size_t i = 0; i < n; i += stride) {
+    const float v = x[i];
+    if (!std::isfinite(v)) continue;
+    s += v;
+    s2 += static_cast<double>(v) * v;
+    ++taken;
+  }
+  sum += s;
+  sum_sq += s2;
+  sampled += taken;
+  hist.add(x, n, stride);
 }
 
 void TensorStats::merge(const TensorStats& o) {
   min = std::min(min, o.min);
   max = std::max(max, o.max);
   count += o.count;
+  sampled += o.sampled;
   sum += o.sum;
   sum_sq += o.sum_sq;
   hist.merge(o.hist);
@@ -214,7 +321,7 @@ void TensorStats::merge(const TensorStats& o) {
 }
 
 nlohmann::json TensorStats::to_json() const {
-  nlohmann::json j = {{"min", min}, {"max", max}, {"count", count}, {"sum", sum}, {"sum_sq", sum_sq},
+  nlohmann::json j = {{"min", min}, {"max", max}, {"count", count}, {"sampled", sampled}, {"sum", sum}, {"sum_sq", sum_sq},
                       {"histogram", hist.to_json()}};
   if (!channel_min.empty()) {
     j["channel_min"] = channel_min;
@@ -246,6 +353,7 @@ TensorStats TensorStats::from_json(const nlohmann::json& j) {
   s.count = j.at("count").get<uint64_t>();
   s.sum = j.at("sum").get<double>();
   s.sum_sq = j.at("sum_sq").get<double>();
+  s.sampled = j.value("sampled", s.count);
   s.hist = Histogram::from_json(j.at("histogram"));
   if (j.contains("channel_min")) {
     s.channel_min = floats_or(j.at("channel_min"), kInf);
