@@ -181,6 +181,46 @@ int run_preprocess(const PreprocessArgs& a) {
   return 0;
 }
 
+struct RangesArgs {
+  std::string model, calib, calibrator = "all";
+  double percentile = 99.99;
+  bool json = false;
+};
+
+// The range every calibrator picks for every tensor, from a calibration cache: comparing
+// calibrators never re-runs the model.
+int run_ranges(const RangesArgs& a) {
+  const qcal::Model m = qcal::read_model(a.model);
+  const qcal::CalibrationData c = qcal::CalibrationData::load(a.calib, m);
+  std::vector<std::string> methods = qcal::calibrator_names();
+  if (a.calibrator != "all") methods = {a.calibrator};
+  qcal::CalibratorOptions opt;
+  opt.percentile = a.percentile;
+  nlohmann::json out = {{"model", a.model}, {"calibration", a.calib}, {"samples", c.samples}, {"tensors", nlohmann::json::array()}};
+  if (!a.json) {
+    std::printf("%s: %zu samples, pre-processing: %s\n", a.calib.c_str(), c.samples,
+                c.from_images ? c.preprocessing.describe().c_str() : "(npy inputs)");
+    std::printf("%6s  %-40s", "tensor", "name");
+    for (const auto& name : methods) std::printf("  %-21s", name.c_str());
+    std::printf("\n");
+  }
+  for (const auto& [t, stats] : c.tensors) {
+    nlohmann::json row = {{"tensor", t}, {"name", c.tensor_names.at(t)}};
+    std::string name = c.tensor_names.at(t);
+    if (name.size() > 40) name = "..." + name.substr(name.size() - 37);
+    if (!a.json) std::printf("%6d  %-40s", t, name.c_str());
+    for (const auto& method : methods) {
+      const qcal::Range r = qcal::calibrate(stats, method, opt);
+      row[method] = {r.min, r.max};
+      if (!a.json) std::printf("  [%9.4g, %9.4g]", r.min, r.max);
+    }
+    if (!a.json) std::printf("\n");
+    out["tensors"].push_back(std::move(row));
+  }
+  if (a.json) std::cout << out.dump(1) << "\n";
+  return 0;
+}
+
 struct RunArgs {
   std::string model, output_dir, dump_all;
   std::vector<std::string> inputs;
@@ -319,6 +359,15 @@ int main(int argc, char** argv) {
   preprocess->add_option("-o,--output-dir", pa.output_dir, "folder for sampleNNNNN.npy + index.json")->required();
   add_data_options(preprocess, pa.data);
 
+  RangesArgs rga;
+  auto* ranges = app.add_subcommand("ranges", "Show the range each calibrator picks per tensor, from a calibration cache");
+  ranges->add_option("model", rga.model, "the float .tflite model the cache was collected on")->required();
+  ranges->add_option("--calib", rga.calib, "calibration cache from qcal calibrate")->required();
+  ranges->add_option("--calibrator", rga.calibrator, "all, minmax, percentile, kl or mse")
+      ->check(CLI::IsMember({"all", "minmax", "percentile", "kl", "mse"}));
+  ranges->add_option("--percentile", rga.percentile, "for the percentile calibrator (default 99.99)")->check(CLI::Range(50.0, 100.0));
+  ranges->add_flag("--json", rga.json, "print JSON");
+
   RunArgs runa;
   auto* run = app.add_subcommand("run", "Run a model on .npy inputs with qcal's executor");
   run->add_option("model", runa.model, "the .tflite model")->required();
@@ -354,6 +403,7 @@ int main(int argc, char** argv) {
     if (*run) return run_run(runa);
     if (*calibrate) return run_calibrate(ca);
     if (*preprocess) return run_preprocess(pa);
+    if (*ranges) return run_ranges(rga);
     if (*bench) return run_bench(ba);
   } catch (const qcal::Error& e) {
     std::cerr << "qcal: " << e.what() << "\n";
