@@ -6,7 +6,8 @@
 // a 1x1 stride-1 convolution a plain [pixels x Cin] x [Cin x Cout] product read in place; other
 // convolutions read their windows in place too ("implicit im2col": one GEMM segment per filter
 // row), from a zero-padded copy of the input rows when the window crosses the border.
-// Depthwise convolutions vectorize over channels (innermost in NHWC) with direct loops.
+// Depthwise convolutions vectorize over channels (innermost in NHWC) with direct loops,
+// 8 output pixels x 16 channels per block.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -28,7 +29,7 @@ using kernels::PackedMatrix;
 // Output rows per parallel tile for windowed convolutions; pixels per tile for 1x1 ones.
 // Fixed, so tiles never depend on the thread count.
 constexpr int kRowTile = 8;
-constexpr int64_t kPixelTile = 192;  // a multiple of every GEMM micro-tile height (12, 8, 6)
+constexpr int64_t kPixelTile = 192;  // a multiple of the GEMM's row groups (12, 8, 6; 16 for dots)
 constexpr int kColumnTile = 64;      // output channels per parallel tile (4 GEMM strips)
 
 void expect_float(const OpContext& ctx, const TensorData& t, const char* role) { ctx.expect_dtype(t, DType::kFloat32, role); }
@@ -275,50 +276,64 @@ void depthwise_row_checked(const DepthwiseGeometry& g, const float* img, const f
   }
 }
 
-// Interior output pixels [x0, x1) (every tap in bounds horizontally) of row oy, XB pixels at
-// a time, so each weight vector is loaded once per XB pixels.
-template <int KW, int S, int XB>
-int depthwise_interior_block(const DepthwiseGeometry& g, const float* img, const float* w, const float* bias, int oy, int x0,
-                             int x1, float* out_row) {
+// Output rows [y0, y1) for 3x3/5x5 filters at stride 1/2, 8 output pixels x 16 channels
+// at a time (8 pixels share each weight load). Blocks whose window lies inside the image
+// read the input in place; blocks at the left/right border (and the last, partial block)
+// read a small zero-padded copy of their window, so every block runs the same FMA sequence.
+// Rows of the window above/below the image are skipped (their taps add nothing).
+template <int KW, int S>
+void depthwise_rows(const DepthwiseGeometry& g, const float* img, const float* w, const float* bias, int y0, int y1,
+                    float* out) {
+  constexpr int XB = 8, SPAN = (XB - 1) * S + KW;  // input columns one block reads
   const int C = g.ic;
-  const int ky_lo = std::max(0, g.pad_top - oy * g.sh), ky_hi = std::min(g.kh, g.ih + g.pad_top - oy * g.sh);
+  const ptrdiff_t in_row = static_cast<ptrdiff_t>(g.iw) * C;
   const __m512 lo = _mm512_set1_ps(g.act.lo), hi = _mm512_set1_ps(g.act.hi);
-  int x = x0;
-  for (; x + XB <= x1; x += XB) {
+  float* window = kernels::scratch_floats(static_cast<size_t>(g.kh) * SPAN * 16);
+  for (int oy = y0; oy < y1; ++oy) {
+    const int iy0 = oy * S - g.pad_top;
+    const int ky_lo = std::max(0, -iy0), ky_hi = std::min(g.kh, g.ih - iy0);
+    const float* rows = img + (iy0 + ky_lo) * in_row;  // input row of tap ky_lo
+    float* out_row = out + static_cast<ptrdiff_t>(oy) * g.ow * C;
     for (int c0 = 0; c0 < C; c0 += 16) {
       const __mmask16 m = lanes_mask(C - c0);
       const __m512 b = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
-      __m512 acc[XB];
-      for (int i = 0; i < XB; ++i) acc[i] = b;
-      for (int ky = ky_lo; ky < ky_hi; ++ky) {
-        const float* ip = img + (static_cast<size_t>(oy * g.sh - g.pad_top + ky) * g.iw + (x * S - g.pad_left)) * C + c0;
-        const float* wp = w + static_cast<size_t>(ky) * KW * C + c0;
-        __m512 wv[KW];
-        for (int kx = 0; kx < KW; ++kx) wv[kx] = _mm512_maskz_loadu_ps(m, wp + kx * C);
-        // Pixels p and taps kx that read the same input vector (p * S + kx equal) share
-        // one load once the compiler unrolls and CSEs these loops. (Written without
-        // conditionals: GCC 12 -O3 miscompiled a variant that tested kx per (input, pixel).)
-        for (int kx = 0; kx < KW; ++kx)
-          for (int p = 0; p < XB; ++p)
-            acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, ip + static_cast<ptrdiff_t>(p * S + kx) * C), wv[kx], acc[p]);
+      for (int x = 0; x < g.ow; x += XB) {
+        const int ix0 = x * S - g.pad_left;
+        const float* ip;
+        ptrdiff_t row_stride, pixel_stride;
+        if (ix0 >= 0 && ix0 + SPAN <= g.iw && x + XB <= g.ow) {
+          ip = rows + static_cast<ptrdiff_t>(ix0) * C + c0, row_stride = in_row, pixel_stride = C;
+        } else {
+          for (int ky = ky_lo; ky < ky_hi; ++ky)
+            for (int j = 0; j < SPAN; ++j) {
+              const int ix = ix0 + j;
+              const __m512 v = ix >= 0 && ix < g.iw
+                                   ? _mm512_maskz_loadu_ps(m, rows + (ky - ky_lo) * in_row + static_cast<ptrdiff_t>(ix) * C + c0)
+                                   : _mm512_setzero_ps();
+              _mm512_store_ps(window + ((ky - ky_lo) * SPAN + j) * 16, v);
+            }
+          ip = window, row_stride = SPAN * 16, pixel_stride = 16;
+        }
+        __m512 acc[XB];
+        for (int p = 0; p < XB; ++p) acc[p] = b;
+        for (int ky = ky_lo; ky < ky_hi; ++ky) {
+          const float* rp = ip + (ky - ky_lo) * row_stride;
+          const float* wp = w + static_cast<ptrdiff_t>(ky) * KW * C + c0;
+          // Pixels p and taps kx that read the same input vector (p * S + kx equal) share
+          // one load once the compiler unrolls and CSEs these loops. (Written without
+          // conditionals: GCC 12 -O3 miscompiled a variant that tested kx per (input, pixel).)
+          for (int kx = 0; kx < KW; ++kx) {
+            const __m512 wv = _mm512_maskz_loadu_ps(m, wp + kx * C);
+            for (int p = 0; p < XB; ++p)
+              acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, rp + (p * S + kx) * pixel_stride), wv, acc[p]);
+          }
+        }
+        const int valid = std::min(XB, g.ow - x);
+        for (int p = 0; p < XB; ++p)
+          if (p < valid) _mm512_mask_storeu_ps(out_row + static_cast<ptrdiff_t>(x + p) * C + c0, m, clamp_vec(acc[p], lo, hi));
       }
-      for (int p = 0; p < XB; ++p)
-        _mm512_mask_storeu_ps(out_row + static_cast<size_t>(x + p) * C + c0, m, clamp_vec(acc[p], lo, hi));
     }
   }
-  return x;
-}
-
-template <int KW, int S>
-void depthwise_row_fast(const DepthwiseGeometry& g, const float* img, const float* w, const float* bias, int oy,
-                        float* out_row) {
-  // Interior pixels: x * S - pad_left >= 0 and x * S - pad_left + KW <= iw.
-  const int x_lo = std::min(g.ow, (g.pad_left + S - 1) / S);
-  const int x_hi = std::max(x_lo, std::min(g.ow, g.iw - KW + g.pad_left >= 0 ? (g.iw - KW + g.pad_left) / S + 1 : 0));
-  depthwise_row_checked(g, img, w, bias, oy, 0, x_lo, out_row);
-  int x = depthwise_interior_block<KW, S, 8>(g, img, w, bias, oy, x_lo, x_hi, out_row);
-  x = depthwise_interior_block<KW, S, 1>(g, img, w, bias, oy, x, x_hi, out_row);
-  depthwise_row_checked(g, img, w, bias, oy, x_hi, g.ow, out_row);
 }
 
 #endif
@@ -359,6 +374,7 @@ class DepthwiseConv2D final : public OpKernel {
     ctx.expect_shape(out, {batch_, g.oh, g.ow, g.oc}, "output");
     g.pad_top = kernels::conv_padding_before(g.ih, g.oh, g.kh, g.sh, g.dh);
     g.pad_left = kernels::conv_padding_before(g.iw, g.ow, g.kw, g.sw, g.dw);
+    choose_path();
   }
 
   void eval(OpContext& ctx) const override {
@@ -367,31 +383,45 @@ class DepthwiseConv2D final : public OpKernel {
     const float* w = ctx.in(1).as<float>();  // [1, KH, KW, C*M] is already tap-major, channel-minor
     const float* bias = ctx.has_input(2) ? ctx.in(2).as<float>() : nullptr;
     float* out = ctx.out().as<float>();
-    const size_t in_image = static_cast<size_t>(g.ih) * g.iw * g.ic, out_row = static_cast<size_t>(g.ow) * g.oc;
+    const size_t in_image = static_cast<size_t>(g.ih) * g.iw * g.ic, out_image = static_cast<size_t>(g.oh) * g.ow * g.oc;
     for (int b = 0; b < batch_; ++b) {
       const float* img = in + b * in_image;
-      float* dst = out + b * out_row * g.oh;
+      float* dst = out + b * out_image;
       kernels::parallel_tiles(g.oh, kRowTile, ctx.threads, [&](int64_t y0, int64_t y1) {
-        for (int y = static_cast<int>(y0); y < y1; ++y) row(img, w, bias, y, dst + y * out_row);
+        rows(img, w, bias, static_cast<int>(y0), static_cast<int>(y1), dst);
       });
     }
   }
 
  private:
-  void row(const float* img, const float* w, const float* bias, int oy, float* out_row) const {
+  void rows(const float* img, const float* w, const float* bias, int y0, int y1, float* dst) const {
     const DepthwiseGeometry& g = g_;
 #if defined(__AVX512F__)
+    if (rows_fn_) return rows_fn_(g, img, w, bias, y0, y1, dst);
     if (g.mult == 1 && g.dh == 1 && g.dw == 1) {
-      if (g.kw == 3 && g.sw == 1) return depthwise_row_fast<3, 1>(g, img, w, bias, oy, out_row);
-      if (g.kw == 3 && g.sw == 2) return depthwise_row_fast<3, 2>(g, img, w, bias, oy, out_row);
-      if (g.kw == 5 && g.sw == 1) return depthwise_row_fast<5, 1>(g, img, w, bias, oy, out_row);
-      if (g.kw == 5 && g.sw == 2) return depthwise_row_fast<5, 2>(g, img, w, bias, oy, out_row);
-      return depthwise_row_checked(g, img, w, bias, oy, 0, g.ow, out_row);
+      for (int y = y0; y < y1; ++y) depthwise_row_checked(g, img, w, bias, y, 0, g.ow, dst + static_cast<size_t>(y) * g.ow * g.oc);
+      return;
     }
 #endif
-    depthwise_row_generic(g, img, w, bias, oy, 0, g.ow, out_row);
+    for (int y = y0; y < y1; ++y) depthwise_row_generic(g, img, w, bias, y, 0, g.ow, dst + static_cast<size_t>(y) * g.ow * g.oc);
   }
 
+  // Picks the blocked fast path (AVX-512, multiplier 1, no dilation, 3x3/5x5, stride 1/2).
+  void choose_path() {
+#if defined(__AVX512F__)
+    const DepthwiseGeometry& g = g_;
+    if (g.mult != 1 || g.dh != 1 || g.dw != 1 || g.sh != g.sw) return;
+    if (g.kw == 3 && g.sw == 1) rows_fn_ = &depthwise_rows<3, 1>;
+    if (g.kw == 3 && g.sw == 2) rows_fn_ = &depthwise_rows<3, 2>;
+    if (g.kw == 5 && g.sw == 1) rows_fn_ = &depthwise_rows<5, 1>;
+    if (g.kw == 5 && g.sw == 2) rows_fn_ = &depthwise_rows<5, 2>;
+#endif
+  }
+
+#if defined(__AVX512F__)
+  using RowsFn = void (*)(const DepthwiseGeometry&, const float*, const float*, const float*, int, int, float*);
+  RowsFn rows_fn_ = nullptr;
+#endif
   DepthwiseGeometry g_{};
   int batch_ = 0;
 };
@@ -458,11 +488,14 @@ class FullyConnected final : public OpKernel {
 
 // TRANSPOSE_CONV and Convolution2DTransposeBias: every input pixel contributes
 // input[iy][ix][:] . filter[co][ky][kx][:] to output (iy * sh - pad_top + ky, ix * sw - pad_left + kx).
-// Computed as one GEMM, cols = input [pixels x Cin] x [Cin x (KH*KW*Cout)], then each output
-// pixel gathers its taps from cols (in ky, kx order) and adds the bias.
+// When the filter tiles the output exactly (stride == filter size, no padding: the usual 2x2
+// stride-2 upsampling), each output pixel has one contribution, and one GEMM per filter row
+// writes straight into the output, bias and activation fused. Otherwise one GEMM computes
+// cols = input [pixels x Cin] x [Cin x (KH*KW*Cout)] and each output pixel gathers its taps
+// from cols (in ky, kx order) and adds the bias.
 class TransposedConvBase : public OpKernel {
  protected:
-  // Checks and packs; the subclass has set the geometry fields before.
+  // Checks, plans and packs; the subclass has set strides, padding and activation before.
   void finish_prepare(OpContext& ctx, const TensorData& in, const TensorData& filter, const TensorData& out) {
     expect_float(ctx, in, "input");
     expect_float(ctx, filter, "filter");
@@ -479,29 +512,63 @@ class TransposedConvBase : public OpKernel {
       ctx.fail("output " + shape_str(out.shape) + " does not match batch " + std::to_string(batch_) + " and " +
                std::to_string(oc_) + " output channels");
     oh_ = out.dim(1), ow_ = out.dim(2);
-    if (filter.constant) pack(filter.as<float>(), packed_, nullptr);
+  }
+
+  // Called by the subclass once the padding is known.
+  void plan(const TensorData& filter) {
+    tiled_ = sh_ == kh_ && sw_ == kw_ && pad_top_ == 0 && pad_left_ == 0 && oh_ == ih_ * kh_ && ow_ == iw_ * kw_;
+    // Output row/column -> the (filter tap, input row/column) pairs that reach it, in tap order.
+    auto taps = [](int out, int in, int k, int stride, int pad, std::vector<int>& begin, std::vector<std::pair<int, int>>& list) {
+      begin.assign(out + 1, 0);
+      for (int o = 0; o < out; ++o) {
+        begin[o] = static_cast<int>(list.size());
+        for (int t = 0; t < k; ++t) {
+          const int v = o + pad - t;  // = input index * stride
+          if (v >= 0 && v % stride == 0 && v / stride < in) list.push_back({t, v / stride});
+        }
+      }
+      begin[out] = static_cast<int>(list.size());
+    };
+    if (!tiled_) {
+      taps(oh_, ih_, kh_, sh_, pad_top_, row_begin_, row_taps_);
+      taps(ow_, iw_, kw_, sw_, pad_left_, col_begin_, col_taps_);
+    }
+    if (filter.constant) packed_ = pack(filter.as<float>(), nullptr);
   }
 
   void run(OpContext& ctx, const float* in, const float* filter, const float* bias, float* out) const {
-    PackedMatrix local;
-    const PackedMatrix* B = &packed_;
-    if (!packed_.strips()) {
-      pack(filter, local, kernels::scratch_floats(PackedMatrix::storage_floats(ic_, kh_ * kw_ * oc_) +
-                                                  static_cast<size_t>(ic_) * kh_ * kw_ * oc_, 1));
-      B = &local;
+    std::vector<PackedMatrix> local;
+    const std::vector<PackedMatrix>& B =
+        packed_.empty() ? (local = pack(filter, kernels::scratch_floats(packed_floats(), 1))) : packed_;
+    const size_t in_image = static_cast<size_t>(ih_) * iw_ * ic_, out_image = static_cast<size_t>(oh_) * ow_ * oc_;
+    if (tiled_) {
+      // Bias per GEMM column (kx, co).
+      std::vector<float> row_bias(static_cast<size_t>(kw_) * oc_, 0.0f);
+      if (bias)
+        for (int kx = 0; kx < kw_; ++kx) std::copy(bias, bias + oc_, row_bias.begin() + static_cast<size_t>(kx) * oc_);
+      for (int b = 0; b < batch_; ++b) {
+        const float* img = in + b * in_image;
+        float* dst = out + b * out_image;
+        kernels::parallel_tiles(ih_, kRowTile, ctx.threads, [&](int64_t y0, int64_t y1) {
+          for (int iy = static_cast<int>(y0); iy < y1; ++iy)
+            for (int ky = 0; ky < kh_; ++ky)
+              kernels::gemm(iw_, MatrixA::dense(img + static_cast<size_t>(iy) * iw_ * ic_, ic_, ic_), B[ky], row_bias.data(),
+                            dst + static_cast<size_t>(iy * kh_ + ky) * ow_ * oc_, static_cast<ptrdiff_t>(kw_) * oc_, act_);
+        });
+      }
+      return;
     }
     const int ncols = kh_ * kw_ * oc_;
     const int64_t pixels = static_cast<int64_t>(ih_) * iw_;
     float* cols = kernels::scratch_floats(static_cast<size_t>(pixels) * ncols, 2);
-    const size_t in_image = static_cast<size_t>(pixels) * ic_, out_row = static_cast<size_t>(ow_) * oc_;
     for (int b = 0; b < batch_; ++b) {
       const float* img = in + b * in_image;
-      float* dst = out + b * out_row * oh_;
+      float* dst = out + b * out_image;
       kernels::parallel_tiles(pixels, kPixelTile, ctx.threads, [&](int64_t p0, int64_t p1) {
-        kernels::gemm(p1 - p0, MatrixA::dense(img + p0 * ic_, ic_, ic_), *B, nullptr, cols + p0 * ncols, ncols, {});
+        kernels::gemm(p1 - p0, MatrixA::dense(img + p0 * ic_, ic_, ic_), B[0], nullptr, cols + p0 * ncols, ncols, {});
       });
       kernels::parallel_tiles(oh_, kRowTile, ctx.threads, [&](int64_t y0, int64_t y1) {
-        for (int oy = static_cast<int>(y0); oy < y1; ++oy) gather_row(cols, bias, oy, dst + oy * out_row);
+        for (int oy = static_cast<int>(y0); oy < y1; ++oy) gather_row(cols, bias, oy, dst + static_cast<size_t>(oy) * ow_ * oc_);
       });
     }
   }
@@ -511,46 +578,74 @@ class TransposedConvBase : public OpKernel {
   ActivationRange act_;
 
  private:
-  // B[ci][(ky*KW + kx)*Cout + co] = filter[co][ky][kx][ci]; transposed through `storage`
-  // (or a temporary) first so the GEMM packer sees a plain [K x N] matrix.
-  void pack(const float* filter, PackedMatrix& p, float* storage) const {
-    const int taps = kh_ * kw_, ncols = taps * oc_;
+  size_t packed_floats() const {
+    return tiled_ ? kh_ * PackedMatrix::storage_floats(ic_, kw_ * oc_)
+                  : PackedMatrix::storage_floats(ic_, kh_ * kw_ * oc_) + static_cast<size_t>(ic_) * kh_ * kw_ * oc_;
+  }
+
+  // Tiled: per filter row ky, B[ci][kx*Cout + co] = filter[co][ky][kx][ci]. Otherwise one
+  // B[ci][(ky*KW + kx)*Cout + co], transposed through scratch (or a temporary) first so the
+  // packer sees a plain [K x N] matrix.
+  std::vector<PackedMatrix> pack(const float* filter, float* storage) const {
+    const int taps = kh_ * kw_;
+    auto src = [&](int co, int t, int ci) { return filter[(static_cast<size_t>(co) * taps + t) * ic_ + ci]; };
+    if (tiled_) {
+      std::vector<PackedMatrix> p(kh_);
+      const int n = kw_ * oc_;
+      std::vector<float> tmp(static_cast<size_t>(ic_) * n);
+      for (int ky = 0; ky < kh_; ++ky) {
+        for (int kx = 0; kx < kw_; ++kx)
+          for (int co = 0; co < oc_; ++co)
+            for (int ci = 0; ci < ic_; ++ci) tmp[static_cast<size_t>(ci) * n + kx * oc_ + co] = src(co, ky * kw_ + kx, ci);
+        if (storage) {
+          p[ky].pack_into(storage, tmp.data(), ic_, n, n, 1);
+          storage += PackedMatrix::storage_floats(ic_, n);
+        } else {
+          p[ky].pack(tmp.data(), ic_, n, n, 1);
+        }
+      }
+      return p;
+    }
+    std::vector<PackedMatrix> p(1);
+    const int n = taps * oc_;
     std::vector<float> tmp_owned;
     float* tmp;
     if (storage) {
-      tmp = storage + PackedMatrix::storage_floats(ic_, ncols);
+      tmp = storage + PackedMatrix::storage_floats(ic_, n);
     } else {
-      tmp_owned.resize(static_cast<size_t>(ic_) * ncols);
+      tmp_owned.resize(static_cast<size_t>(ic_) * n);
       tmp = tmp_owned.data();
     }
     for (int co = 0; co < oc_; ++co)
       for (int t = 0; t < taps; ++t)
-        for (int ci = 0; ci < ic_; ++ci)
-          tmp[static_cast<size_t>(ci) * ncols + t * oc_ + co] = filter[(static_cast<size_t>(co) * taps + t) * ic_ + ci];
-    if (storage) p.pack_into(storage, tmp, ic_, ncols, ncols, 1);
-    else p.pack(tmp, ic_, ncols, ncols, 1);
+        for (int ci = 0; ci < ic_; ++ci) tmp[static_cast<size_t>(ci) * n + t * oc_ + co] = src(co, t, ci);
+    if (storage) p[0].pack_into(storage, tmp, ic_, n, n, 1);
+    else p[0].pack(tmp, ic_, n, n, 1);
+    return p;
   }
 
   void gather_row(const float* cols, const float* bias, int oy, float* out_row) const {
     const int ncols = kh_ * kw_ * oc_;
-    for (int ox = 0; ox < ow_; ++ox) {
-      float* o = out_row + static_cast<size_t>(ox) * oc_;
-      std::fill(o, o + oc_, 0.0f);
-      for (int ky = 0; ky < kh_; ++ky) {
-        const int ty = oy + pad_top_ - ky;  // = iy * sh
-        if (ty < 0 || ty % sh_ != 0 || ty / sh_ >= ih_) continue;
-        for (int kx = 0; kx < kw_; ++kx) {
-          const int tx = ox + pad_left_ - kx;
-          if (tx < 0 || tx % sw_ != 0 || tx / sw_ >= iw_) continue;
-          const float* c = cols + (static_cast<size_t>(ty / sh_) * iw_ + tx / sw_) * ncols + (ky * kw_ + kx) * oc_;
-          for (int co = 0; co < oc_; ++co) o[co] += c[co];
+    std::fill(out_row, out_row + static_cast<size_t>(ow_) * oc_, 0.0f);
+    for (int r = row_begin_[oy]; r < row_begin_[oy + 1]; ++r) {
+      const auto [ky, iy] = row_taps_[r];
+      const float* cols_row = cols + static_cast<size_t>(iy) * iw_ * ncols + ky * kw_ * oc_;
+      for (int ox = 0; ox < ow_; ++ox) {
+        float* o = out_row + static_cast<size_t>(ox) * oc_;
+        for (int c = col_begin_[ox]; c < col_begin_[ox + 1]; ++c) {
+          const auto [kx, ix] = col_taps_[c];
+          const float* v = cols_row + static_cast<size_t>(ix) * ncols + kx * oc_;
+          for (int co = 0; co < oc_; ++co) o[co] += v[co];
         }
       }
-      for (int co = 0; co < oc_; ++co) o[co] = kernels::clamp_activation(o[co] + (bias ? bias[co] : 0.0f), act_);
     }
+    for (int i = 0; i < ow_ * oc_; ++i) out_row[i] = kernels::clamp_activation(out_row[i] + (bias ? bias[i % oc_] : 0.0f), act_);
   }
 
-  PackedMatrix packed_;
+  bool tiled_ = false;
+  std::vector<int> row_begin_, col_begin_;
+  std::vector<std::pair<int, int>> row_taps_, col_taps_;  // (filter tap, input index)
+  std::vector<PackedMatrix> packed_;  // empty when the filter is not constant
 };
 
 // TRANSPOSE_CONV: inputs (output_shape int32[4], weights [Cout, KH, KW, Cin], input[, bias]).
@@ -574,6 +669,7 @@ class TransposeConv final : public TransposedConvBase {
     // TFLite pads as the forward convolution from the output to the input would.
     pad_top_ = kernels::conv_padding_before(oh_, kernels::conv_output_size(o.padding, oh_, kh_, sh_, 1), kh_, sh_, 1);
     pad_left_ = kernels::conv_padding_before(ow_, kernels::conv_output_size(o.padding, ow_, kw_, sw_, 1), kw_, sw_, 1);
+    plan(ctx.in(1));
   }
 
   void eval(OpContext& ctx) const override {
@@ -610,6 +706,7 @@ class TransposeConvBias final : public TransposedConvBase {
     const int want_h = sh_ * (ih_ - 1) + kh_ - total_h, want_w = sw_ * (iw_ - 1) + kw_ - total_w;
     ctx.expect_shape(ctx.out(), {batch_, want_h, want_w, oc_}, "output");
     pad_top_ = total_h / 2, pad_left_ = total_w / 2;
+    plan(ctx.in(1));
   }
 
   void eval(OpContext& ctx) const override {

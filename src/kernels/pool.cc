@@ -95,14 +95,17 @@ class AveragePool2D final : public Pool2D {
     const PoolGeometry& g = g_;
     int y0, y1, x0, x1;
     g.window(oy, ox, y0, y1, x0, x1);
-    std::fill(o, o + g.c, 0.0f);
+    // Sums in window order (as TFLite's reference), into a buffer the compiler knows does
+    // not alias the input, so the channel loop vectorizes.
+    float* __restrict acc = kernels::scratch_floats(g.c, 3);
+    std::fill(acc, acc + g.c, 0.0f);
     for (int y = y0; y < y1; ++y)
       for (int x = x0; x < x1; ++x) {
-        const float* p = img + (static_cast<size_t>(y) * g.iw + x) * g.c;
-        for (int c = 0; c < g.c; ++c) o[c] += p[c];
+        const float* __restrict p = img + (static_cast<size_t>(y) * g.iw + x) * g.c;
+        for (int c = 0; c < g.c; ++c) acc[c] += p[c];
       }
     const float count = static_cast<float>((y1 - y0) * (x1 - x0));
-    for (int c = 0; c < g.c; ++c) o[c] = kernels::clamp_activation(o[c] / count, g.act);
+    for (int c = 0; c < g.c; ++c) o[c] = kernels::clamp_activation(acc[c] / count, g.act);
   }
 };
 
@@ -111,13 +114,14 @@ class MaxPool2D final : public Pool2D {
     const PoolGeometry& g = g_;
     int y0, y1, x0, x1;
     g.window(oy, ox, y0, y1, x0, x1);
-    std::fill(o, o + g.c, std::numeric_limits<float>::lowest());
+    float* __restrict acc = kernels::scratch_floats(g.c, 3);
+    std::fill(acc, acc + g.c, std::numeric_limits<float>::lowest());
     for (int y = y0; y < y1; ++y)
       for (int x = x0; x < x1; ++x) {
-        const float* p = img + (static_cast<size_t>(y) * g.iw + x) * g.c;
-        for (int c = 0; c < g.c; ++c) o[c] = o[c] < p[c] ? p[c] : o[c];  // std::max: NaN inputs are skipped
+        const float* __restrict p = img + (static_cast<size_t>(y) * g.iw + x) * g.c;
+        for (int c = 0; c < g.c; ++c) acc[c] = acc[c] < p[c] ? p[c] : acc[c];  // std::max: NaN inputs are skipped
       }
-    for (int c = 0; c < g.c; ++c) o[c] = kernels::clamp_activation(o[c], g.act);
+    for (int c = 0; c < g.c; ++c) o[c] = kernels::clamp_activation(acc[c], g.act);
   }
 };
 

@@ -148,6 +148,27 @@ TEST(ConvConv2D, WindowedMatchesReference) {
   for (const ConvCase& c : cases) check_conv(c, seed += 3);
 }
 
+TEST(ConvConv2D, NarrowOutputsDoNotDependOnRowGrouping) {
+  // Cout <= 2 runs as dot products reduced 16 at a time, with a one-row tail: a pixel must
+  // get the same bits either way (so tiling can never change results).
+  for (int oc : {1, 2}) {
+    const int k = 40, n = 17;
+    const auto in = test::random_floats(n * k, 1), f = test::random_floats(oc * k, 2), bias = test::random_floats(oc, 3);
+    auto run = [&](int pixels) {
+      ModelBuilder b;
+      const int x = b.input(DType::kFloat32, {1, 1, pixels, k});
+      const int y = b.tensor(DType::kFloat32, {1, 1, pixels, oc});
+      b.op(BuiltinOperator::CONV_2D, {x, b.constant_f32({oc, 1, 1, k}, f), b.constant_f32({oc}, bias)}, {y},
+           tflite::Conv2DOptionsT{.stride_w = 1, .stride_h = 1});
+      b.output(y);
+      return test::from_bytes<float>(
+          b.run({test::host<float>({1, 1, pixels, k}, std::vector<float>(in.begin(), in.begin() + pixels * k))})[0].data);
+    };
+    const auto grouped = run(n), alone = run(1);
+    for (int c = 0; c < oc; ++c) EXPECT_EQ(grouped[c], alone[c]) << "Cout " << oc;
+  }
+}
+
 TEST(ConvConv2D, NonConstantFilterIsPackedAtEval) {
   const ConvCase c{1, 8, 9, 5, 20, 3, 3, 1, 1, 1, 1, Padding::SAME, ActivationFunctionType::NONE, true};
   const int oh = 8, ow = 9;
@@ -366,6 +387,7 @@ TEST(ConvTransposeConv, MatchesReference) {
       {1, 6, 5, 4, 6, 4, 4, 2, 2, 12, 10, Padding::SAME, A::RELU6, true},
       {1, 5, 5, 3, 2, 3, 3, 1, 1, 5, 5, Padding::SAME, A::NONE, false},     // stride 1
       {1, 4, 4, 3, 2, 3, 3, 2, 2, 7, 8, Padding::SAME, A::NONE, true},      // output_shape smaller than stride * in
+      {2, 4, 5, 3, 3, 2, 3, 2, 3, 8, 15, Padding::VALID, A::RELU, true},   // filter tiles the output, batch 2
   };
   uint32_t seed = 900;
   for (const TconvCase& c : cases) {
@@ -380,10 +402,11 @@ TEST(ConvTransposeConv, MatchesReference) {
     const int pl = pad_before(c.ow, out_size(c.pad, c.ow, c.kw, c.sw, 1), c.kw, c.sw, 1);
     const auto want = transpose_conv_reference(in, c.n, c.ih, c.iw, c.ic, f, c.oc, c.kh, c.kw, c.bias ? bias.data() : nullptr,
                                                c.oh, c.ow, c.sh, c.sw, pt, pl, c.act);
-    auto run = [&](int threads) {
+    auto run = [&](int threads, bool filter_as_input = false) {
       ModelBuilder b;
       const int shape = b.constant_i32({4}, {c.n, c.oh, c.ow, c.oc});
-      const int fi = b.constant_f32({c.oc, c.kh, c.kw, c.ic}, f);
+      const int fi = filter_as_input ? b.input(DType::kFloat32, {c.oc, c.kh, c.kw, c.ic})
+                                     : b.constant_f32({c.oc, c.kh, c.kw, c.ic}, f);
       const int x = b.input(DType::kFloat32, {c.n, c.ih, c.iw, c.ic});
       const int y = b.tensor(DType::kFloat32, {c.n, c.oh, c.ow, c.oc});
       std::vector<int32_t> inputs{shape, fi, x};
@@ -392,11 +415,14 @@ TEST(ConvTransposeConv, MatchesReference) {
       o.padding = c.pad, o.stride_h = c.sh, o.stride_w = c.sw, o.fused_activation_function = c.act;
       b.op(BuiltinOperator::TRANSPOSE_CONV, inputs, {y}, o);
       b.output(y);
+      if (filter_as_input)
+        return b.run({test::host<float>({c.oc, c.kh, c.kw, c.ic}, f), test::host<float>({c.n, c.ih, c.iw, c.ic}, in)}, threads);
       return b.run({test::host<float>({c.n, c.ih, c.iw, c.ic}, in)}, threads);
     };
     const auto got = run(1);
     test::expect_near(test::from_bytes<float>(got[0].data), want);
     expect_bit_identical(got, run(2));
+    expect_bit_identical(got, run(1, /*filter_as_input=*/true));  // packed at eval instead
   }
 }
 
