@@ -222,12 +222,13 @@ void depthwise_row_generic(const DepthwiseGeometry& g, const float* img, const f
   for (int ox = x0; ox < x1; ++ox) {
     float* o = out_row + static_cast<size_t>(ox) * g.oc;
     for (int c = 0; c < g.oc; ++c) o[c] = bias ? bias[c] : 0.0f;
-    for (int ky = 0; ky < g.kh; ++ky) {
-      const int iy = oy * g.sh - g.pad_top + ky * g.dh;
-      if (iy < 0 || iy >= g.ih) continue;
-      for (int kx = 0; kx < g.kw; ++kx) {
-        const int ix = ox * g.sw - g.pad_left + kx * g.dw;
-        if (ix < 0 || ix >= g.iw) continue;
+    // Taps column by column (kx outer, ky inner), as XNNPACK's depthwise kernels add them.
+    for (int kx = 0; kx < g.kw; ++kx) {
+      const int ix = ox * g.sw - g.pad_left + kx * g.dw;
+      if (ix < 0 || ix >= g.iw) continue;
+      for (int ky = 0; ky < g.kh; ++ky) {
+        const int iy = oy * g.sh - g.pad_top + ky * g.dh;
+        if (iy < 0 || iy >= g.ih) continue;
         const float* ip = img + (static_cast<size_t>(iy) * g.iw + ix) * g.ic;
         const float* wp = w + static_cast<size_t>(ky * g.kw + kx) * g.oc;
         if (g.mult == 1) {
@@ -253,7 +254,8 @@ inline __m512 clamp_vec(__m512 v, __m512 lo, __m512 hi) {
 }
 
 // Depth multiplier 1, no dilation: any output pixels [x0, x1) of row oy, taps bounds-checked.
-// Accumulation order (bias, then ky, kx ascending, one FMA each) matches the interior kernel.
+// Accumulation order (bias, then kx, ky ascending, a multiply and an add each) matches the
+// interior kernel and XNNPACK.
 void depthwise_row_checked(const DepthwiseGeometry& g, const float* img, const float* w, const float* bias, int oy, int x0,
                            int x1, float* out_row) {
   const int C = g.ic;
@@ -265,12 +267,12 @@ void depthwise_row_checked(const DepthwiseGeometry& g, const float* img, const f
     for (int c0 = 0; c0 < C; c0 += 16) {
       const __mmask16 m = lanes_mask(C - c0);
       __m512 acc = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
-      for (int ky = ky_lo; ky < ky_hi; ++ky) {
-        const float* ip = img + (static_cast<size_t>(oy * g.sh - g.pad_top + ky) * g.iw + ix0) * C + c0;
-        const float* wp = w + static_cast<size_t>(ky) * g.kw * C + c0;
-        for (int kx = kx_lo; kx < kx_hi; ++kx)
-          acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, ip + kx * C), _mm512_maskz_loadu_ps(m, wp + kx * C), acc);
-      }
+      for (int kx = kx_lo; kx < kx_hi; ++kx)
+        for (int ky = ky_lo; ky < ky_hi; ++ky) {
+          const float* ip = img + (static_cast<size_t>(oy * g.sh - g.pad_top + ky) * g.iw + ix0) * C + c0;
+          const float* wp = w + static_cast<size_t>(ky) * g.kw * C + c0;
+          acc = kernels::madd(_mm512_maskz_loadu_ps(m, ip + kx * C), _mm512_maskz_loadu_ps(m, wp + kx * C), acc);
+        }
       _mm512_mask_storeu_ps(out_row + static_cast<size_t>(ox) * C + c0, m, clamp_vec(acc, lo, hi));
     }
   }
@@ -279,7 +281,7 @@ void depthwise_row_checked(const DepthwiseGeometry& g, const float* img, const f
 // Output rows [y0, y1) for 3x3/5x5 filters at stride 1/2, 8 output pixels x 16 channels
 // at a time (8 pixels share each weight load). Blocks whose window lies inside the image
 // read the input in place; blocks at the left/right border (and the last, partial block)
-// read a small zero-padded copy of their window, so every block runs the same FMA sequence.
+// read a small zero-padded copy of their window, so every block runs the same sequence.
 // Rows of the window above/below the image are skipped (their taps add nothing).
 template <int KW, int S>
 void depthwise_rows(const DepthwiseGeometry& g, const float* img, const float* w, const float* bias, int y0, int y1,
@@ -316,18 +318,15 @@ void depthwise_rows(const DepthwiseGeometry& g, const float* img, const float* w
         }
         __m512 acc[XB];
         for (int p = 0; p < XB; ++p) acc[p] = b;
-        for (int ky = ky_lo; ky < ky_hi; ++ky) {
-          const float* rp = ip + (ky - ky_lo) * row_stride;
-          const float* wp = w + static_cast<ptrdiff_t>(ky) * KW * C + c0;
-          // Pixels p and taps kx that read the same input vector (p * S + kx equal) share
-          // one load once the compiler unrolls and CSEs these loops. (Written without
-          // conditionals: GCC 12 -O3 miscompiled a variant that tested kx per (input, pixel).)
-          for (int kx = 0; kx < KW; ++kx) {
-            const __m512 wv = _mm512_maskz_loadu_ps(m, wp + kx * C);
+        // Taps column by column (kx outer, ky inner), as XNNPACK adds them. (Written without
+        // conditionals: GCC 12 -O3 miscompiled a variant that tested kx per (input, pixel).)
+        for (int kx = 0; kx < KW; ++kx)
+          for (int ky = ky_lo; ky < ky_hi; ++ky) {
+            const float* rp = ip + (ky - ky_lo) * row_stride;
+            const __m512 wv = _mm512_maskz_loadu_ps(m, w + static_cast<ptrdiff_t>(ky) * KW * C + c0 + kx * C);
             for (int p = 0; p < XB; ++p)
-              acc[p] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, rp + (p * S + kx) * pixel_stride), wv, acc[p]);
+              acc[p] = kernels::madd(_mm512_maskz_loadu_ps(m, rp + (p * S + kx) * pixel_stride), wv, acc[p]);
           }
-        }
         const int valid = std::min(XB, g.ow - x);
         for (int p = 0; p < XB; ++p)
           if (p < valid) _mm512_mask_storeu_ps(out_row + static_cast<ptrdiff_t>(x + p) * C + c0, m, clamp_vec(acc[p], lo, hi));

@@ -130,8 +130,10 @@ struct GemmArgs {
 // instructions per row whatever N is, a dot product about N * (2 per 16 k + ~4 for its share
 // of the horizontal reduction and store).
 bool use_dot(const GemmArgs& g, int N, int K) {
-  const int chunks = g.num_segs * ((g.seg_len + 15) / 16);
-  return N <= PackedMatrix::kMaxDotN && N * (2 * chunks + 4) < K;
+  // Off: a dot product sums k in 16 interleaved partial sums, while LiteRT (XNNPACK) sums
+  // each output in one ascending chain, and qcal's float results follow LiteRT's bit for bit.
+  (void)g, (void)N, (void)K;
+  return false;
 }
 
 #if defined(__AVX512F__)
@@ -172,11 +174,11 @@ void micro_kernel(const GemmArgs& g, int64_t tiles, const float* A, const float*
         for (int j = 0; j < NB; ++j) bw[j] = _mm512_load_ps(bk + 16 + j * bstride);
         for (int r = 0; r < MR; ++r) {
           const __m512 av = _mm512_set1_ps(a[r * lda + k]);
-          for (int j = 0; j < NB; ++j) acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
+          for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bv[j], acc[r][j]);
         }
         for (int r = 0; r < MR; ++r) {
           const __m512 av = _mm512_set1_ps(a[r * lda + k + 1]);
-          for (int j = 0; j < NB; ++j) acc[r][j] = _mm512_fmadd_ps(av, bw[j], acc[r][j]);
+          for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bw[j], acc[r][j]);
         }
         bk += 32;
       }
@@ -185,7 +187,7 @@ void micro_kernel(const GemmArgs& g, int64_t tiles, const float* A, const float*
         for (int j = 0; j < NB; ++j) bv[j] = _mm512_load_ps(bk + j * bstride);
         for (int r = 0; r < MR; ++r) {
           const __m512 av = _mm512_set1_ps(a[r * lda + k]);
-          for (int j = 0; j < NB; ++j) acc[r][j] = _mm512_fmadd_ps(av, bv[j], acc[r][j]);
+          for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bv[j], acc[r][j]);
         }
         bk += 16;
       }

@@ -5,10 +5,13 @@
 // The GEMM multiplies a row-major activation matrix A [M x K] (NHWC pixels x input
 // channels, read in place) by a weight matrix B [K x N] packed once into 16-column strips,
 // and fuses bias and the activation clamp into the store. How each output element is summed
-// depends only on K and N (one FMA chain over ascending k; for N <= 2 a fixed 16-lane dot
-// product), never on how rows or columns are tiled or how many threads run.
+// depends only on K (bias, then one multiply-add chain over ascending k, as XNNPACK sums), never
+// on how rows or columns are tiled or how many threads run.
 #pragma once
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -51,6 +54,15 @@ void parallel_tiles(int64_t n, int64_t tile, int threads, const std::function<vo
 // A per-thread scratch buffer of at least `floats` floats (64-byte aligned), reused across
 // calls; valid until the next call on the same thread.
 float* scratch_floats(size_t floats, int slot = 0);
+
+// acc + a * b with two roundings: the multiply-then-add that XNNPACK's wasm SIMD kernels
+// (LiteRT.js, and any build without FMA) perform. Conv, depthwise and FC use it in
+// XNNPACK's order (bias first, then ascending k; depthwise taps column by column), which
+// makes them bit-identical to LiteRT given the same inputs. An FMA would be one instruction
+// instead of two, at the price of that agreement.
+#if defined(__AVX512F__)
+inline __m512 madd(__m512 a, __m512 b, __m512 acc) { return _mm512_add_ps(acc, _mm512_mul_ps(a, b)); }
+#endif
 
 // ---- the GEMM ------------------------------------------------------------------------------
 

@@ -95,8 +95,23 @@ class AveragePool2D final : public Pool2D {
     const PoolGeometry& g = g_;
     int y0, y1, x0, x1;
     g.window(oy, ox, y0, y1, x0, x1);
-    // Sums in window order (as TFLite's reference), into a buffer the compiler knows does
-    // not alias the input, so the channel loop vectorizes.
+    const int count_i = (y1 - y0) * (x1 - x0);
+    if (count_i > 16) {
+      // Large (global) windows: a float running sum over thousands of values drifts by
+      // ~1e-5 relative, while XNNPACK's multipass tree stays near exact; summing in double
+      // keeps qcal within ~1e-7 of it (SE blocks feed this mean into a whole subnetwork).
+      double* __restrict dacc = reinterpret_cast<double*>(kernels::scratch_floats(2 * static_cast<size_t>(g.c), 3));
+      std::fill(dacc, dacc + g.c, 0.0);
+      for (int y = y0; y < y1; ++y)
+        for (int x = x0; x < x1; ++x) {
+          const float* __restrict p = img + (static_cast<size_t>(y) * g.iw + x) * g.c;
+          for (int c = 0; c < g.c; ++c) dacc[c] += p[c];
+        }
+      for (int c = 0; c < g.c; ++c) o[c] = kernels::clamp_activation(static_cast<float>(dacc[c] / count_i), g.act);
+      return;
+    }
+    // Small windows sum in window order (as TFLite's reference), into a buffer the compiler
+    // knows does not alias the input, so the channel loop vectorizes.
     float* __restrict acc = kernels::scratch_floats(g.c, 3);
     std::fill(acc, acc + g.c, 0.0f);
     for (int y = y0; y < y1; ++y)

@@ -5,7 +5,10 @@
 #      builds of LiteRT itself (wasm SIMD128 vs relaxed SIMD with FMA) where that is larger:
 #      deep models amplify float reassociation noise (pose_landmark_* outputs differ between
 #      the two LiteRT builds by up to ~8e-4), and no executor can be held closer to one
-#      build than the runtime's builds are to each other;
+#      build than the runtime's builds are to each other. (qcal's conv, depthwise and FC
+#      follow XNNPACK's summation order without FMA, so on most models they are bit-exact.)
+#      Outputs that are ~0 everywhere (selfie_segmentation's mask on noise is ~1e-10) pass
+#      with max |diff| <= 1e-7, where a relative error measures nothing;
 #   2. 1 and 2 threads give bit-identical outputs;
 #   3. a stacked batch of two samples equals the two single runs, bit for bit.
 # usage: executor_vs_litert.sh QCAL_BINARY MODEL_NAME
@@ -27,7 +30,7 @@ compare_one() {  # label, input files...
   node "$HERE/litert_run.js" "$MODEL" "${inputs[@]}" --outdir "$W/$label.litert-relaxed" --variant relaxed
   "$QCAL" run "$MODEL" "${inputs[@]}" --output-dir "$W/$label.qcal" >/dev/null
   echo "-- $label: qcal vs LiteRT (rel_l2 <= max(1e-5, 2 x LiteRT build spread))"
-  node "$HERE/compare_npy.js" "$W/$label.litert" "$W/$label.qcal" --max-rel-l2 1e-5 --or-spread "$W/$label.litert-relaxed"
+  node "$HERE/compare_npy.js" "$W/$label.litert" "$W/$label.qcal" --max-rel-l2 1e-5 --or-spread "$W/$label.litert-relaxed" --or-max-abs 1e-7
 }
 
 for seed in 1 2; do
