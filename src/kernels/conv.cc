@@ -269,9 +269,11 @@ void depthwise_row_checked(const DepthwiseGeometry& g, const float* img, const f
       __m512 acc = bias ? _mm512_maskz_loadu_ps(m, bias + c0) : _mm512_setzero_ps();
       for (int kx = kx_lo; kx < kx_hi; ++kx)
         for (int ky = ky_lo; ky < ky_hi; ++ky) {
-          const float* ip = img + (static_cast<size_t>(oy * g.sh - g.pad_top + ky) * g.iw + ix0) * C + c0;
-          const float* wp = w + static_cast<size_t>(ky) * g.kw * C + c0;
-          acc = kernels::madd(_mm512_maskz_loadu_ps(m, ip + kx * C), _mm512_maskz_loadu_ps(m, wp + kx * C), acc);
+          // Signed arithmetic: ix0 may be negative (left padding); only ix0 + kx is in range.
+          const ptrdiff_t pixel = static_cast<ptrdiff_t>(oy * g.sh - g.pad_top + ky) * g.iw + ix0 + kx;
+          const float* ip = img + pixel * C + c0;
+          const float* wp = w + (static_cast<ptrdiff_t>(ky) * g.kw + kx) * C + c0;
+          acc = kernels::madd(_mm512_maskz_loadu_ps(m, ip), _mm512_maskz_loadu_ps(m, wp), acc);
         }
       _mm512_mask_storeu_ps(out_row + static_cast<size_t>(ox) * C + c0, m, clamp_vec(acc, lo, hi));
     }
