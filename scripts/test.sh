@@ -29,7 +29,8 @@ if [[ "${QCAL_SKIP_SANITIZERS:-0}" != 1 ]]; then
 
   step "fuzzing the model reader (${QCAL_FUZZ_SECONDS:-30} s)"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-        -DQCAL_FUZZ=ON -DQCAL_SANITIZE=address,undefined -DQCAL_BUILD_TESTS=OFF >/dev/null
+        -DQCAL_FUZZ=ON -DQCAL_SANITIZE=address,undefined -DQCAL_BUILD_TESTS=OFF \
+        -DQCAL_FUZZ_EXTRA_FLAGS=-fno-sanitize=alignment >/dev/null
   ninja -C build-fuzz -j"$JOBS" fuzz_model_reader
   corpus=$(mktemp -d)
   trap 'rm -rf "$corpus"' EXIT

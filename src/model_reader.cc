@@ -122,6 +122,17 @@ Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& l
   if (!tflite::VerifyModelBuffer(verifier))
     where.fail("the flatbuffer is corrupt or truncated (the verifier rejected it)");
 
+  // The verifier (flatbuffers 2.0.8) aligns vectors only to 4 bytes; an int64 zero-point
+  // vector at an odd multiple of 4 would be read misaligned. Writers align them; a file
+  // that does not is corrupt.
+  if (const auto* sgs = tflite::GetModel(bytes.data())->subgraphs())
+    for (const auto* sg : *sgs)
+      if (sg && sg->tensors())
+        for (const auto* t : *sg->tensors())
+          if (t && t->quantization() && t->quantization()->zero_point() &&
+              reinterpret_cast<uintptr_t>(t->quantization()->zero_point()->Data()) % alignof(int64_t) != 0)
+            where.fail("tensor '" + (t->name() ? t->name()->str() : std::string()) +
+                       "': misaligned zero_point vector (corrupt file)");
   std::unique_ptr<tflite::ModelT> fb(tflite::GetModel(bytes.data())->UnPack());
   Model m;
   m.version = fb->version;
