@@ -44,7 +44,7 @@ Quantization convert_quantization(tflite::QuantizationParametersT& q) {
   out.scale = std::move(q.scale);
   out.zero_point = std::move(q.zero_point);
   out.quantized_dimension = q.quantized_dimension;
-  if (q.details.type != tflite::QuantizationDetails::NONE)
+  if (q.details.type != tflite::QuantizationDetails::NONE && q.details.value)
     out.details = std::make_shared<const tflite::QuantizationDetailsUnion>(std::move(q.details));
   return out;
 }
@@ -212,6 +212,9 @@ Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& l
       check_index_list(op.inputs, sg.tensors.size(), true, opref + ": input", where);
       check_index_list(op.outputs, sg.tensors.size(), false, opref + ": output", where);
       check_index_list(op.intermediates, sg.tensors.size(), false, opref + ": intermediate", where);
+      // A union type without its table (corrupt, or a writer's quirk) means default options.
+      if (!o.builtin_options.value) o.builtin_options.Reset();
+      if (!o.builtin_options_2.value) o.builtin_options_2.Reset();
       op.options = std::move(o.builtin_options);
       op.options2 = std::move(o.builtin_options_2);
       op.custom_options_format = o.custom_options_format;
