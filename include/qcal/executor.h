@@ -45,6 +45,7 @@ struct ExecutorOptions {
   int threads = 1;        // threads inside ops for run(); workers across inferences for run_batch()
   int subgraph = 0;
   Numerics numerics = Numerics::kFloat;
+  IntegerNumerics integer_numerics = IntegerNumerics::kXnnpack;  // for int8 kernels
   const KernelRegistry* registry = nullptr;  // nullptr: KernelRegistry::global()
 };
 

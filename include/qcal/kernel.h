@@ -40,6 +40,12 @@ struct TensorData {
   int32_t zero_point() const { return quant && !quant->zero_point.empty() ? static_cast<int32_t>(quant->zero_point[0]) : 0; }
 };
 
+// How integer kernels requantize. LiteRT on CPU hands int8 ops to XNNPACK, which
+// requantizes in fp32 (acc * scale, round to nearest even); TFLite's builtin/reference
+// kernels and TFLite Micro use the fixed-point MultiplyByQuantizedMultiplier. The two
+// differ by +-1 LSB per layer, so an executor that predicts a runtime must pick its mode.
+enum class IntegerNumerics { kXnnpack, kReference };
+
 // Everything a kernel sees about its operator. Inputs that are absent (optional, -1)
 // are nullptr. During prepare(), only constant inputs have data.
 struct OpContext {
@@ -51,6 +57,7 @@ struct OpContext {
   std::vector<TensorData*> inputs;
   std::vector<TensorData*> outputs;
   int threads = 1;  // how many threads the kernel may use (via TBB, deterministic splits only)
+  IntegerNumerics integer_numerics = IntegerNumerics::kXnnpack;  // fixed before prepare()
 
   int num_inputs() const { return static_cast<int>(inputs.size()); }
   TensorData& in(int i) const { return *inputs.at(i); }

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "qcal/calibration.h"
 #include "qcal/calibrators.h"
@@ -226,11 +227,14 @@ struct RunArgs {
   std::vector<std::string> inputs;
   int threads = 1;
   int seed = -1;
+  qcal::IntegerNumerics numerics = qcal::IntegerNumerics::kXnnpack;
 };
 
 int run_run(const RunArgs& a) {
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
-  const qcal::Executor ex(model, qcal::ExecutorOptions{a.threads}, a.model);
+  qcal::ExecutorOptions opts{a.threads};
+  opts.integer_numerics = a.numerics;
+  const qcal::Executor ex(model, opts, a.model);
   std::vector<qcal::HostTensor> inputs;
   if (a.seed >= 0) {
     if (!a.inputs.empty()) throw qcal::Error("give either --input files or --seed, not both");
@@ -378,6 +382,12 @@ int main(int argc, char** argv) {
   run->add_option("--dump-all", runa.dump_all, "write every intermediate tensor as .npy plus index.json here");
   run->add_option("--threads", runa.threads, "threads (inside ops for one sample, across samples for a batch)")
       ->check(CLI::Range(1, 256));
+  const std::map<std::string, qcal::IntegerNumerics> numerics_names = {{"xnnpack", qcal::IntegerNumerics::kXnnpack},
+                                                                       {"reference", qcal::IntegerNumerics::kReference}};
+  run->add_option("--numerics", runa.numerics,
+                  "integer models: 'xnnpack' (fp32 requantization, what LiteRT computes on CPU) or 'reference' "
+                  "(TFLite's fixed-point builtin kernels)")
+      ->transform(CLI::CheckedTransformer(numerics_names, CLI::ignore_case));
 
   BenchArgs ba;
   auto* bench = app.add_subcommand("bench", "Measure qcal's executor latency and throughput on a model");

@@ -204,6 +204,7 @@ struct Executor::Impl {
     ctx.subgraph_index = options.subgraph;
     ctx.op_index = op_index;
     ctx.threads = threads;
+    ctx.integer_numerics = options.integer_numerics;
     for (int32_t i : op.inputs) ctx.inputs.push_back(i >= 0 ? &tensors[i] : nullptr);
     for (int32_t i : op.outputs) ctx.outputs.push_back(&tensors[i]);
     return ctx;

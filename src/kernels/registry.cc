@@ -13,6 +13,9 @@ void register_shape_kernels(KernelRegistry& r);       // shape.cc
 void register_resize_kernels(KernelRegistry& r);      // resize.cc
 void register_sparse_kernels(KernelRegistry& r);      // sparse.cc
 void register_detection_kernels(KernelRegistry& r);   // detection.cc
+void register_int8_conv_kernels(KernelRegistry& r);       // int8_conv.cc
+void register_int8_arith_kernels(KernelRegistry& r);      // int8_arith.cc
+void register_int8_activation_kernels(KernelRegistry& r); // int8_activation.cc
 
 void register_builtin_kernels(KernelRegistry& r) {
   register_conv_kernels(r);
@@ -24,6 +27,9 @@ void register_builtin_kernels(KernelRegistry& r) {
   register_resize_kernels(r);
   register_sparse_kernels(r);
   register_detection_kernels(r);
+  register_int8_conv_kernels(r);
+  register_int8_arith_kernels(r);
+  register_int8_activation_kernels(r);
 }
 
 }  // namespace qcal
