@@ -101,8 +101,9 @@ class ErrorModel {
 
 // Minimizes f over [candidates.front(), candidates.back()]: every candidate, then golden
 // section between the neighbours of the best one.
-double minimize_1d(const std::vector<double>& candidates, const std::function<double(double)>& f) {
+double minimize_1d(const std::vector<double>& candidates, const std::function<double(double)>& f, double fallback) {
   const int n = static_cast<int>(candidates.size());
+  if (n == 0) return fallback;  // the sampled histogram holds nothing on this side
   int k = 0;
   double best = f(candidates[0]);
   for (int i = 1; i < n; ++i) {
@@ -142,7 +143,7 @@ Range calibrate_mse(const TensorStats& stats, const CalibratorOptions& options) 
     for (double e : bins.hi)
       if (e > 0) cand.push_back(e);
     if (cand.empty()) return calib::finish(bounds.min, bounds.max);
-    const double t = minimize_1d(cand, [&](double t) { return model.error(0, t, 2 * t); });
+    const double t = minimize_1d(cand, [&](double t) { return model.error(0, t, 2 * t); }, calib::abs_max(bounds));
     return calib::finish(-t, t);
   }
 
@@ -154,13 +155,13 @@ Range calibrate_mse(const TensorStats& stats, const CalibratorOptions& options) 
     std::vector<double> cand;
     for (double e : bins.hi)
       if (e >= 0 && e > a) cand.push_back(e);
-    return minimize_1d(cand, [&](double b) { return f(a, b); });
+    return minimize_1d(cand, [&](double b) { return f(a, b); }, std::max(bounds.max, 0.0));
   };
   auto best_a = [&](double b) {
     std::vector<double> cand;
     for (double e : bins.lo)
       if (e <= 0 && e < b) cand.push_back(e);
-    return minimize_1d(cand, [&](double a) { return f(a, b); });
+    return minimize_1d(cand, [&](double a) { return f(a, b); }, std::min(bounds.min, 0.0));
   };
   double a = std::min(bounds.min, 0.0), b = std::max(bounds.max, 0.0);
   if (bounds.min >= 0) {

@@ -118,6 +118,11 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::SQRT, float_only("SQRT", "no int8 kernel in TFLite"));
     add(B::CAST, float_only("CAST", "type conversion"));
     add(B::DENSIFY, float_only("DENSIFY", "folded into constants"));
+    // Op versions of the int8 forms (TFLite's op_version.cc): 2 unless listed here.
+    for (auto [op, v] : {std::pair{B::CONV_2D, 3}, {B::DEPTHWISE_CONV_2D, 3}, {B::FULLY_CONNECTED, 4},
+                         {B::TRANSPOSE_CONV, 2}, {B::RESHAPE, 1}, {B::SQUEEZE, 1}, {B::EXPAND_DIMS, 1},
+                         {B::HARD_SWISH, 1}, {B::QUANTIZE, 1}})
+      m.at(static_cast<int32_t>(op)).int8_version = v;
     return m;
   }();
   return t;

@@ -28,6 +28,7 @@ struct OpQuantInfo {
   std::optional<FixedQuantization> fixed_output;  // int8 output (scale, zp) required by the kernel
   bool same_scale = false;        // every quantized input and the output share scale/zp
   std::vector<int> float_inputs;  // inputs that are never quantized (shapes, axes, sizes)
+  int int8_version = 2;           // the op version TFLite's converter writes for int8
   const char* note = "";          // why, when not quantizable
 };
 

@@ -20,11 +20,13 @@ struct FoldReport {
 // quantization parameters) into a float32 constant, then prunes what became unused.
 // This turns the fp16-weight models TFLite's converter writes (and all @mediapipe models)
 // into plain float32 models. DEQUANTIZE ops whose output is a subgraph output are kept.
-FoldReport fold_constant_dequantize(Model& model);
+// With prune = false, tensor indices stay as they were (the folded tensors become constants).
+FoldReport fold_constant_dequantize(Model& model, bool prune = true);
 
 // Removes operators-free garbage: tensors no operator, subgraph I/O or signature refers
-// to, and buffers no tensor or metadata refers to. Indices are remapped everywhere.
-void prune_unused(Model& model);
+// to, and buffers no tensor or metadata refers to. Indices are remapped everywhere; the
+// tensor remap (old index -> new index or kNoTensor, per subgraph) is stored when asked for.
+void prune_unused(Model& model, std::vector<std::vector<int32_t>>* tensor_remap = nullptr);
 
 // Float value of element `i` of a constant of type float16/float32/int8/uint8/int16
 // (quantized types are dequantized with the tensor's per-tensor or per-axis parameters).

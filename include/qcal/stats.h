@@ -70,7 +70,9 @@ struct TensorStats {
 
   // max_samples > 0: the histogram and moments take an evenly strided sample of at most that
   // many values from this call; min/max (also per channel) always see every value.
-  void add(const float* x, size_t n, int channels, size_t max_samples = 0);
+  // channels > 1 also collects per-channel min/max (channels-last data). innermost: the
+  // size of the last dimension, so the sample stride never aliases onto a few channels.
+  void add(const float* x, size_t n, int channels, size_t max_samples = 0, size_t innermost = 1);
   void merge(const TensorStats& other);
   bool empty() const { return count == 0; }
 

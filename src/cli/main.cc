@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <sstream>
 
 #include "qcal/calibration.h"
 #include "qcal/calibrators.h"
@@ -13,6 +14,7 @@
 #include "qcal/executor.h"
 #include "qcal/npy.h"
 #include "qcal/passes.h"
+#include "qcal/quantize.h"
 #include "qcal/run_tools.h"
 
 namespace fs = std::filesystem;
@@ -125,20 +127,107 @@ int run_inspect(const InspectArgs& a) {
 }
 
 struct QuantizeArgs {
-  std::string model, output, scheme = "int8";
+  std::string model, output, scheme = "int8", calib, calibrator = "minmax", io = "float";
+  double percentile = 99.99;
+  std::vector<std::string> keep_float;
+  bool per_tensor = false;
+  DataArgs data;
 };
 
+// --keep-float @FILE reads one rule per line (# starts a comment), e.g. the list
+// `qcal quantize --max-drop` writes.
+std::vector<std::string> expand_keep_float(const std::vector<std::string>& args) {
+  std::vector<std::string> rules;
+  for (const std::string& a : args) {
+    if (a.empty() || a[0] != '@') {
+      rules.push_back(a);
+      continue;
+    }
+    const std::vector<uint8_t> bytes = qcal::read_file_bytes(a.substr(1));
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
+    for (std::string line; std::getline(in, line);) {
+      line = line.substr(0, line.find('#'));
+      line.erase(0, line.find_first_not_of(" \t\r"));
+      line.erase(line.find_last_not_of(" \t\r") + 1);
+      if (!line.empty()) rules.push_back(line);
+    }
+  }
+  return rules;
+}
+
+// The calibration an int8 rewrite needs: a cache (checked against the model), or one pass
+// over --images/--inputs now.
+qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<const qcal::Model> model) {
+  const bool have_data = !a.data.images.empty() || !a.data.inputs.empty();
+  if (a.calib.empty() == !have_data)
+    throw qcal::Error("--scheme int8 needs calibration: give --calib CALIB.json or --images DIR (or --inputs DIR), one of them");
+  if (!a.calib.empty()) {
+    qcal::CalibrationData c = qcal::CalibrationData::load(a.calib, *model);
+    std::printf("calibration: %s (%zu samples; pre-processing: %s)\n", a.calib.c_str(), c.samples,
+                c.from_images ? c.preprocessing.describe().c_str() : "npy inputs");
+    return c;
+  }
+  const qcal::Preprocessing pre = resolve_preprocessing(a.data, *model);
+  if (!a.data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
+  qcal::install_interrupt_handler();
+  qcal::CalibrationOptions opt;
+  opt.dataset = dataset_options(a.data);
+  qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
+  print_dataset_report(c.dataset);
+  std::printf("calibration: %zu samples in %.2f s\n", c.samples, c.seconds);
+  return c;
+}
+
 int run_quantize(const QuantizeArgs& a) {
-  qcal::Model m = qcal::read_model(a.model);
+  auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
+  qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
-  if (a.scheme != "float32")
-    throw qcal::Error("--scheme " + a.scheme + ": not available in this version of qcal yet (available: float32)");
-  const qcal::FoldReport r = qcal::fold_constant_dequantize(m);
-  qcal::write_model(m, a.output, a.model);
-  if (r.densified) std::cout << "float32: densified " << r.densified << " sparse constants\n";
-  std::cout << "float32: folded " << r.folded << " constant DEQUANTIZE ops (" << r.bytes_before << " -> "
-            << r.bytes_after << " bytes of weights)\n"
-            << "wrote " << a.output << " (" << size_before << " -> " << fs::file_size(a.output) << " bytes)\n";
+  qcal::QuantizeOptions opt;
+  opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
+  opt.per_tensor = a.per_tensor;
+  opt.keep_float = expand_keep_float(a.keep_float);
+  qcal::QuantizeSummary summary;
+  nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
+                           {"source_fingerprint", qcal::model_fingerprint(*model)}};
+  qcal::Model out;
+  if (a.scheme == "int8") {
+    const qcal::CalibrationData calib = obtain_calibration(a, model);
+    qcal::CalibratorOptions copt;
+    copt.percentile = a.percentile;
+    const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
+    out = qcal::quantize_int8(*model, ranges, opt, summary);
+    record["calibration"] = {{"method", a.calibrator},
+                             {"samples", calib.samples},
+                             {"preprocessing", calib.from_images ? calib.preprocessing.describe() : "npy inputs"}};
+    if (a.calibrator == "percentile") record["calibration"]["percentile"] = a.percentile;
+    record["io"] = a.io;
+  } else {
+    if (!a.calib.empty() || !a.data.images.empty() || !a.data.inputs.empty())
+      std::cout << "note: --scheme " << a.scheme << " quantizes weights only; the calibration data is not used\n";
+    if (a.scheme == "fp16") out = qcal::quantize_fp16(*model, summary);
+    else if (a.scheme == "dynamic") out = qcal::quantize_dynamic(*model, opt, summary);
+    else out = qcal::quantize_float32(*model, summary);
+  }
+  record["summary"] = summary.to_json();
+  qcal::set_quantization_record(out, record);
+  qcal::verify_quantized_model(out);
+  qcal::write_model(out, a.output, a.model);
+
+  std::printf("%s: %d ops quantized", a.scheme.c_str(), summary.quantized_ops);
+  if (summary.quantize_ops_added || summary.dequantize_ops_added)
+    std::printf(", %d QUANTIZE and %d DEQUANTIZE added", summary.quantize_ops_added, summary.dequantize_ops_added);
+  std::printf("\n");
+  if (!summary.kept_float.empty()) {
+    std::printf("kept float (%zu ops):\n", summary.kept_float.size());
+    for (const auto& k : summary.kept_float)
+      std::printf("  op %d %s -> '%s': %s\n", k.op, k.op_name.c_str(), k.tensor.c_str(), k.reason.c_str());
+  }
+  for (const auto& n : summary.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("weights: %lld -> %lld bytes\nwrote %s (%llu -> %llu bytes, %.2fx smaller)\n",
+              static_cast<long long>(summary.weight_bytes_before), static_cast<long long>(summary.weight_bytes_after),
+              a.output.c_str(), static_cast<unsigned long long>(size_before),
+              static_cast<unsigned long long>(fs::file_size(a.output)),
+              static_cast<double>(size_before) / static_cast<double>(fs::file_size(a.output)));
   return 0;
 }
 
@@ -342,9 +431,22 @@ int main(int argc, char** argv) {
   QuantizeArgs qa;
   auto* quantize = app.add_subcommand("quantize", "Rewrite a model with another numeric scheme");
   quantize->add_option("model", qa.model, "the float .tflite model")->required();
-  quantize->add_option("--scheme", qa.scheme, "float32 (fold fp16/quantized constant weights into float32)")
+  quantize->add_option("--scheme", qa.scheme,
+                       "int8 (full integer, needs --images or --calib), fp16 (float16 weights), dynamic (int8 weights, "
+                       "float activations), float32 (fold fp16 weights)")
       ->check(CLI::IsMember({"int8", "fp16", "dynamic", "float32"}));
   quantize->add_option("-o,--output", qa.output, "output .tflite (written atomically)")->required();
+  quantize->add_option("--calib", qa.calib, "calibration cache from qcal calibrate (instead of --images)");
+  quantize->add_option("--calibrator", qa.calibrator, "minmax (default), percentile, kl or mse")
+      ->check(CLI::IsMember({"minmax", "percentile", "kl", "mse"}));
+  quantize->add_option("--percentile", qa.percentile, "for --calibrator percentile (default 99.99)")->check(CLI::Range(50.0, 100.0));
+  quantize->add_option("--io", qa.io, "type of the model's inputs/outputs: float (default), int8 or uint8")
+      ->check(CLI::IsMember({"float", "int8", "uint8"}));
+  quantize->add_option("--keep-float", qa.keep_float,
+                       "keep ops float: an op index, an op type (LOGISTIC), an output tensor name, re:REGEX over "
+                       "output tensor names, or @FILE with one rule per line; repeatable");
+  quantize->add_flag("--per-tensor", qa.per_tensor, "int8 weights with one scale per tensor instead of per channel");
+  add_data_options(quantize, qa.data);
 
   RewriteArgs ra;
   auto* rewrite = app.add_subcommand("rewrite", "Read, verify and write a model back unchanged");

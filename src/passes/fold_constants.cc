@@ -109,7 +109,7 @@ int fold_constant_densify(Model& model) {
   return folded;
 }
 
-FoldReport fold_constant_dequantize(Model& model) {
+FoldReport fold_constant_dequantize(Model& model, bool prune) {
   FoldReport report;
   report.densified = fold_constant_densify(model);
   for (Subgraph& sg : model.subgraphs) {
@@ -139,17 +139,18 @@ FoldReport fold_constant_dequantize(Model& model) {
     }
     sg.operators = std::move(kept);
   }
-  if (report.folded || report.densified) prune_unused(model);
+  if (prune && (report.folded || report.densified)) prune_unused(model);
   return report;
 }
 
-void prune_unused(Model& model) {
+void prune_unused(Model& model, std::vector<std::vector<int32_t>>* tensor_remap) {
   std::vector<bool> buffer_used(model.buffers.size(), false);
   if (!buffer_used.empty()) buffer_used[0] = true;
   for (const Metadata& m : model.metadata) buffer_used[m.buffer] = true;
   for (int32_t b : model.metadata_buffer)
     if (b >= 0 && static_cast<size_t>(b) < buffer_used.size()) buffer_used[b] = true;
 
+  if (tensor_remap) tensor_remap->assign(model.subgraphs.size(), {});
   for (size_t si = 0; si < model.subgraphs.size(); ++si) {
     Subgraph& sg = model.subgraphs[si];
     std::vector<bool> used(sg.tensors.size(), false);
@@ -195,6 +196,7 @@ void prune_unused(Model& model) {
     }
     for (const Tensor& t : sg.tensors)
       if (t.buffer < buffer_used.size()) buffer_used[t.buffer] = true;
+    if (tensor_remap) (*tensor_remap)[si] = std::move(remap);
   }
 
   std::vector<uint32_t> bremap(model.buffers.size(), 0);

@@ -15,8 +15,9 @@ void StatsCollector::on_tensor(const TensorEvent& e) {
     s.hist = Histogram(bins_);
     it = stats_.emplace(e.tensor, std::move(s)).first;
   }
-  const int channels = per_channel_ && !e.data.shape.empty() ? e.data.shape.back() : 1;
-  it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels, samples_);
+  const size_t innermost = e.data.shape.empty() ? 1 : static_cast<size_t>(std::max(e.data.shape.back(), 1));
+  const int channels = per_channel_ ? static_cast<int>(innermost) : 1;
+  it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels, samples_, innermost);
 }
 
 void StatsCollector::merge(const StatsCollector& other) {

@@ -238,7 +238,7 @@ void finite_min_max(const float* x, size_t n, float& lo, float& hi) {
 
 }  // namespace
 
-void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples) {
+void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples, size_t innermost) {
   // Exact min/max (per channel too) over every value: one vectorized pass. The histogram and
   // the moments take an evenly strided sample of at most `max_samples` values per call, which
   // keeps calibration close to the cost of inference while thousands of images still fill
@@ -281,8 +281,10 @@ void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples
   max = hi;
   count += n;
   size_t stride = max_samples > 0 && n > max_samples ? (n + max_samples - 1) / max_samples : 1;
-  // A stride sharing a factor with the channel count would sample only some channels.
-  while (stride > 1 && channels > 1 && std::gcd(stride, static_cast<size_t>(channels)) != 1) ++stride;
+  // A stride sharing a factor with the channel count would sample only some channels (with
+  // stride = k x channels, every sample lands in one channel and misses the others' tails).
+  const size_t lanes = std::max(innermost, static_cast<size_t>(std::max(channels, 1)));
+  while (stride > 1 && lanes > 1 && std::gcd(stride, lanes) != 1) ++stride;
   double s = 0, s2 = 0;
   uint64_t taken = 0;
   for (size_t i = 0; i < n; i += stride) {

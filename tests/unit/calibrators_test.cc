@@ -486,3 +486,23 @@ TEST(CalibratorAll, ValidOnFullHistograms) {
 
 }  // namespace
 }  // namespace qcal
+
+// A sampled histogram can miss one side of the exact range (here: exact min < 0, every
+// sampled value > 0). Every calibrator must still return a valid range, not crash.
+TEST(CalibratorAll, HistogramMissingOneSideOfTheExactRange) {
+  std::vector<float> v(1000);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1f + 0.001f * static_cast<float>(i);
+  qcal::TensorStats s;
+  s.add(v.data(), v.size(), 1);
+  s.min = -8.0f;  // seen by the exact min/max pass, not by the sample
+  s.max = 9.0f;
+  for (const auto& name : qcal::calibrator_names()) {
+    for (bool symmetric : {false, true}) {
+      qcal::CalibratorOptions o;
+      o.symmetric = symmetric;
+      const qcal::Range r = qcal::calibrate(s, name, o);
+      EXPECT_LT(r.min, r.max) << name;
+      EXPECT_TRUE(std::isfinite(r.min) && std::isfinite(r.max)) << name;
+    }
+  }
+}

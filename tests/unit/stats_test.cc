@@ -337,3 +337,19 @@ TEST(StatsTensorStats, JsonRoundTrip) {
 
 }  // namespace
 }  // namespace qcal
+
+// Sampling must not alias onto a few channels: with 64 channels and a stride that is a
+// multiple of 64, every sample would come from channel 0 (a real calibration bug: the
+// histogram then missed the other channels' tails entirely).
+TEST(StatsTensorStats, SampledHistogramSeesEveryChannel) {
+  const int channels = 64;
+  const size_t n = 64 * 64 * channels;
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = static_cast<float>(i % channels);  // channel c holds c
+  qcal::TensorStats s;
+  s.add(v.data(), n, 1, /*max_samples=*/256, /*innermost=*/channels);
+  EXPECT_EQ(s.hist.total(), s.sampled);
+  EXPECT_LE(s.sampled, 300u);
+  EXPECT_GE(s.hist.upper(), 60.0);  // the high channels are in the histogram
+  EXPECT_LE(s.hist.lower(), 3.0);
+}

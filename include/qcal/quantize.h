@@ -1,0 +1,95 @@
+// The rewriter: turns a float model (float32, or fp16 weights behind DEQUANTIZE) into
+//  * int8: full-integer, TFLite's int8 quantization spec (weights symmetric per channel,
+//    activations asymmetric per tensor from calibrated ranges, int32 bias), keeping float
+//    what has no int8 kernel, custom ops and what the user names, with QUANTIZE/DEQUANTIZE
+//    inserted where precision changes;
+//  * fp16: float16 constants, each behind a DEQUANTIZE (TFLite's convention);
+//  * dynamic: int8 per-channel weights for conv/depthwise/FC, float activations (the
+//    runtime's hybrid kernels).
+// Every rewrite is checked by verify_quantized_model() before it is written.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qcal/calibration.h"
+#include "qcal/calibrators.h"
+#include "qcal/model.h"
+#include "qcal/stats.h"
+
+namespace qcal {
+
+enum class IoType { kFloat, kInt8, kUInt8 };
+
+struct QuantizeOptions {
+  IoType io = IoType::kFloat;       // int8: graph inputs/outputs of the model's I/O
+  bool per_tensor = false;          // weights per tensor instead of per channel
+  // --keep-float rules: an op index ("12" or "#12"), an op type ("LOGISTIC"), a tensor
+  // name (exact), or a regular expression over tensor names ("re:^block_3/.*").
+  std::vector<std::string> keep_float;
+  int dynamic_min_elements = 1024;  // dynamic: smaller weights stay float (as TFLite does)
+};
+
+// One op that stayed float in an int8 model, and why.
+struct KeptFloat {
+  int op = 0;
+  std::string op_name;
+  std::string tensor;  // its first output's name
+  std::string reason;
+};
+
+// What a rewrite did; recorded in the model's "qcal" metadata as JSON.
+struct QuantizeSummary {
+  std::string scheme;  // int8, fp16, dynamic, float32
+  std::vector<KeptFloat> kept_float;
+  int quantized_ops = 0;
+  int quantize_ops_added = 0, dequantize_ops_added = 0;
+  int64_t weight_bytes_before = 0, weight_bytes_after = 0;
+  // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
+  // it, i.e. the one calibration ran on), for tensors that carry the same values.
+  std::map<int, int> tensor_map;
+  std::vector<std::string> notes;  // e.g. weights that could not be represented
+
+  nlohmann::json to_json() const;
+};
+
+// Per-tensor float ranges (by tensor index in the float model's subgraph 0).
+using TensorRanges = std::map<int, Range>;
+
+// Every tensor's range from a calibration cache, by calibrator name.
+TensorRanges ranges_from_calibration(const CalibrationData& calibration, const std::string& method,
+                                     const CalibratorOptions& options = {});
+
+// What a rewrite did and from what (scheme, calibration, pre-processing, tensor map),
+// stored in the model as the metadata entry "qcal_quantization" (JSON).
+void set_quantization_record(Model& model, const nlohmann::json& record);
+std::optional<nlohmann::json> quantization_record(const Model& model);
+
+// Throws qcal::Error (naming the tensor or op) when the model is already quantized.
+void check_float_model(const Model& model, const std::string& label);
+
+Model quantize_int8(const Model& float_model, const TensorRanges& ranges, const QuantizeOptions& options,
+                    QuantizeSummary& summary);
+Model quantize_fp16(const Model& float_model, QuantizeSummary& summary);
+Model quantize_dynamic(const Model& float_model, const QuantizeOptions& options, QuantizeSummary& summary);
+Model quantize_float32(const Model& float_model, QuantizeSummary& summary);
+
+// The (scale, zero point) TFLite derives from a float range for an asymmetric int8
+// tensor: the range is widened to include 0, and zero_point is an integer so 0 is exact.
+struct QuantParams {
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+QuantParams asymmetric_params(double min, double max, int32_t qmin = -128, int32_t qmax = 127);
+
+// Checks what the runtime requires of a quantized model: every int8 op's tensors are
+// quantized as its kernel expects (symmetric weights in [-127,127] on the right axis,
+// int32 bias with scale input x weight, fixed output ranges, shared scales), float ops see
+// float tensors, and every tensor is produced before it is used. Throws qcal::Error naming
+// the first op that breaks a rule.
+void verify_quantized_model(const Model& model);
+
+}  // namespace qcal

@@ -1,0 +1,474 @@
+// Full-integer int8 rewrite (TFLite's int8 quantization spec).
+//
+// 1. Decide, op by op, int8 or float: the op table (qcal/op_table.h) says which ops have
+//    int8 kernels; custom ops, ops without calibrated ranges and what --keep-float names
+//    stay float.
+// 2. Resolve quantization parameters: ops that must keep one scale (pools, concatenation,
+//    reshape, pad, resize, ...) tie their tensors into groups; a group takes the union of
+//    its members' calibrated ranges, or the fixed range an op demands (LOGISTIC, SOFTMAX,
+//    ...), so every constraint holds by construction.
+// 3. Rebuild the operator list: int8 ops read int8 versions of their inputs (QUANTIZE
+//    inserted where the producer is float), float ops read float versions (DEQUANTIZE
+//    inserted where the producer is int8); weights become symmetric int8 per channel and
+//    biases int32 with scale input x weight.
+// Tensor indices of the original model are kept until a final prune, so the float model's
+// calibration statistics and the tensor map refer to the same tensors.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <regex>
+#include <set>
+
+#include "qcal/error.h"
+#include "qcal/op_table.h"
+#include "qcal/passes.h"
+#include "qcal/quantize.h"
+#include "rewrite_util.h"
+
+namespace qcal {
+namespace {
+
+using namespace rewrite;
+using B = tflite::BuiltinOperator;
+
+// --keep-float rules.
+class KeepFloatRules {
+ public:
+  explicit KeepFloatRules(const std::vector<std::string>& rules) {
+    for (const std::string& r : rules) {
+      Rule rule;
+      rule.text = r;
+      std::string s = r;
+      if (!s.empty() && s[0] == '#') s = s.substr(1);
+      if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+        rule.kind = Rule::kIndex;
+        rule.index = std::stoi(s);
+      } else if (r.rfind("re:", 0) == 0) {
+        rule.kind = Rule::kRegex;
+        try {
+          rule.re = std::regex(r.substr(3));
+        } catch (const std::regex_error& e) {
+          throw Error("--keep-float '" + r + "': not a valid regular expression (" + e.what() + ")");
+        }
+      } else {
+        rule.kind = Rule::kName;  // an op type or a tensor name
+      }
+      rules_.push_back(std::move(rule));
+    }
+    used_.assign(rules_.size(), false);
+  }
+
+  // The first rule naming op `index`, or nullptr.
+  const std::string* match(int index, const Operator& op, const Subgraph& sg) {
+    for (size_t k = 0; k < rules_.size(); ++k) {
+      const Rule& r = rules_[k];
+      bool hit = false;
+      switch (r.kind) {
+        case Rule::kIndex: hit = r.index == index; break;
+        case Rule::kName:
+          hit = op.code.name() == r.text;
+          for (int32_t t : op.outputs) hit = hit || (t >= 0 && sg.tensors[t].name == r.text);
+          break;
+        case Rule::kRegex:
+          for (int32_t t : op.outputs) hit = hit || (t >= 0 && std::regex_search(sg.tensors[t].name, r.re));
+          break;
+      }
+      if (hit) {
+        used_[k] = true;
+        return &r.text;
+      }
+    }
+    return nullptr;
+  }
+
+  // A rule that matched nothing is almost always a typo: say so rather than ignore it.
+  void check_all_used() const {
+    for (size_t k = 0; k < rules_.size(); ++k)
+      if (!used_[k])
+        throw Error("--keep-float '" + rules_[k].text +
+                    "' matches no op (give an op index, an op type such as LOGISTIC, an output tensor name, or "
+                    "re:REGEX over output tensor names)");
+  }
+
+ private:
+  struct Rule {
+    enum Kind { kIndex, kName, kRegex } kind = kName;
+    std::string text;
+    int index = -1;
+    std::regex re;
+  };
+  std::vector<Rule> rules_;
+  std::vector<bool> used_;
+};
+
+struct UnionFind {
+  std::vector<int> parent;
+  explicit UnionFind(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int find(int x) { return parent[x] == x ? x : parent[x] = find(parent[x]); }
+  void unite(int a, int b) { parent[find(a)] = find(b); }
+};
+
+bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
+
+class Int8Rewriter {
+ public:
+  Int8Rewriter(const Model& float_model, const TensorRanges& ranges, const QuantizeOptions& options, QuantizeSummary& summary)
+      : m_(float_model), ranges_(ranges), opt_(options), sum_(summary) {}
+
+  Model run() {
+    sum_.scheme = "int8";
+    sum_.weight_bytes_before = constant_bytes(m_);
+    fold_constant_dequantize(m_, /*prune=*/false);  // indices stay those of the float model
+    sg_ = &m_.subgraphs.at(0);
+    n_ = static_cast<int>(sg_->tensors.size());
+    for (int t = 0; t < n_; ++t) float_act_.push_back(tensor(t).dtype == DType::kFloat32 && !constant(t));
+    decide_ops();
+    resolve_parameters();
+    rebuild();
+    finish();
+    return std::move(m_);
+  }
+
+ private:
+  Subgraph& sg() { return *sg_; }
+  const Tensor& tensor(int t) const { return sg_->tensors[t]; }
+  bool constant(int t) const { return m_.data_of(sg_->tensors[t]) != nullptr; }
+  // A float32 activation of the float model (the rewrite changes dtypes in place).
+  bool float_activation(int t) const { return t >= 0 && t < n_ && float_act_[t]; }
+
+  // Input slots of an int8 op that carry quantized activations (or constants quantized
+  // like them): everything but weights, bias and the inputs the table keeps as they are.
+  bool data_slot(const OpQuantInfo& info, int slot) const {
+    return slot != info.weights && slot != info.bias && !contains(info.float_inputs, slot);
+  }
+
+  void keep_float(int oi, const std::string& reason) {
+    const Operator& op = sg().operators[oi];
+    const std::string out = !op.outputs.empty() && op.outputs[0] >= 0 ? tensor(op.outputs[0]).name : "";
+    sum_.kept_float.push_back({oi, op.code.name(), out, reason});
+  }
+
+  void decide_ops() {
+    KeepFloatRules rules(opt_.keep_float);
+    const auto& ops = sg().operators;
+    int8_op_.assign(ops.size(), false);
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      const Operator& op = ops[oi];
+      const OpQuantInfo& info = op_quant_info(op.code);
+      const B code = op.builtin();
+      if (code == B::QUANTIZE || code == B::DEQUANTIZE) continue;  // conversions stay as they are
+      if (const std::string* rule = rules.match(static_cast<int>(oi), op, sg())) {
+        keep_float(oi, "--keep-float " + *rule);
+        continue;
+      }
+      if (!info.int8) {
+        keep_float(oi, op.code.is_custom() ? "custom op: runs in float behind DEQUANTIZE (as TFLite does)" : info.note);
+        continue;
+      }
+      std::string why;
+      bool any_float = false;
+      for (size_t s = 0; s < op.inputs.size() && why.empty(); ++s) {
+        const int t = op.inputs[s];
+        if (t < 0) continue;
+        const int slot = static_cast<int>(s);
+        if (slot == info.weights || slot == info.bias) {
+          if (tensor(t).dtype != DType::kFloat32 || !constant(t)) why = "its weights/bias '" + tensor(t).name + "' are not float constants";
+          continue;
+        }
+        if (!data_slot(info, slot) || tensor(t).dtype != DType::kFloat32) continue;
+        any_float = true;
+        if (!constant(t) && !ranges_.count(t)) why = "no calibration statistics for its input '" + tensor(t).name + "'";
+      }
+      for (int32_t t : op.outputs) {
+        if (t < 0 || tensor(t).dtype != DType::kFloat32) continue;
+        any_float = true;
+        if (why.empty() && !ranges_.count(t) && !info.fixed_output && !info.same_scale)
+          why = "no calibration statistics for its output '" + tensor(t).name + "'";
+      }
+      if (!any_float) continue;  // an integer op (shapes, indices): nothing to quantize
+      if (!why.empty()) {
+        keep_float(oi, why);
+        continue;
+      }
+      int8_op_[oi] = true;
+      ++sum_.quantized_ops;
+    }
+    rules.check_all_used();
+  }
+
+  // Parameters for every tensor an int8 op touches, by group.
+  void resolve_parameters() {
+    UnionFind groups(n_);
+    const auto& ops = sg().operators;
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      if (!int8_op_[oi]) continue;
+      const OpQuantInfo& info = op_quant_info(ops[oi].code);
+      if (!info.same_scale) continue;
+      int first = -1;
+      auto tie = [&](int t) {
+        if (t < 0 || tensor(t).dtype != DType::kFloat32) return;
+        if (first < 0) first = t;
+        else groups.unite(t, first);
+      };
+      for (size_t s = 0; s < ops[oi].inputs.size(); ++s)
+        if (data_slot(info, static_cast<int>(s))) tie(ops[oi].inputs[s]);
+      for (int32_t t : ops[oi].outputs) tie(t);
+    }
+    // Each group's range: union of what was observed (or a constant's values); a fixed
+    // output range wins over any observation.
+    std::vector<double> lo(n_, std::numeric_limits<double>::infinity()), hi(n_, -std::numeric_limits<double>::infinity());
+    std::vector<std::optional<FixedQuantization>> fixed(n_);
+    for (int t = 0; t < n_; ++t) {
+      if (tensor(t).dtype != DType::kFloat32) continue;
+      const int g = groups.find(t);
+      if (auto it = ranges_.find(t); it != ranges_.end() && !constant(t)) {
+        lo[g] = std::min<double>(lo[g], it->second.min);
+        hi[g] = std::max<double>(hi[g], it->second.max);
+      } else if (constant(t) && num_elements(tensor(t).shape) > 0) {
+        const std::vector<float> v = constant_as_float(m_, tensor(t));
+        const auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+        lo[g] = std::min<double>(lo[g], *mn);
+        hi[g] = std::max<double>(hi[g], *mx);
+      }
+    }
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      if (!int8_op_[oi]) continue;
+      const OpQuantInfo& info = op_quant_info(ops[oi].code);
+      if (!info.fixed_output) continue;
+      for (int32_t t : ops[oi].outputs) {
+        if (t < 0) continue;
+        const int g = groups.find(t);
+        if (fixed[g] && (fixed[g]->scale != info.fixed_output->scale || fixed[g]->zero_point != info.fixed_output->zero_point))
+          throw Error("operator " + std::to_string(oi) + " (" + ops[oi].code.name() + "): its fixed output range conflicts "
+                      "with another fixed range it must share a scale with; keep one of them float (--keep-float)");
+        fixed[g] = info.fixed_output;
+      }
+    }
+    params_.resize(n_);
+    for (int t = 0; t < n_; ++t) {
+      if (tensor(t).dtype != DType::kFloat32) continue;
+      const int g = groups.find(t);
+      if (fixed[g]) params_[t] = QuantParams{fixed[g]->scale, fixed[g]->zero_point};
+      else if (lo[g] <= hi[g]) params_[t] = asymmetric_params(lo[g], hi[g]);
+    }
+  }
+
+  const QuantParams& params(int t) const {
+    if (!params_[t]) throw Error("tensor '" + tensor(t).name + "' has no quantization parameters (no calibrated range)");
+    return *params_[t];
+  }
+  Quantization q8(int t) const { return per_tensor(params(t).scale, params(t).zero_point); }
+  Quantization qu8(int t) const { return per_tensor(params(t).scale, params(t).zero_point + 128); }
+
+  // ---- step 3: the new operator list -----------------------------------------------------
+
+  int new_tensor(int like, DType dtype, std::optional<Quantization> q, const std::string& suffix) {
+    const Tensor copy = tensor(like);
+    const int t = add_tensor_like(sg(), copy, dtype, std::move(q), copy.name + suffix);
+    origin_[t] = like;
+    return t;
+  }
+
+  void emit_conversion(B code, int in, int out) {
+    const DType from = tensor(in).dtype, to = tensor(out).dtype;
+    // Versions as TFLite's op_version.cc: DEQUANTIZE of int8 is 2; QUANTIZE to int8 from
+    // float is 1, int8 <-> uint8 requantization is 2.
+    const int version = code == B::DEQUANTIZE ? 2 : (from == DType::kFloat32 ? 1 : 2);
+    (void)to;
+    out_ops_.push_back(conversion_op(code, in, out, version));
+    (code == B::QUANTIZE ? sum_.quantize_ops_added : sum_.dequantize_ops_added)++;
+  }
+
+  // The int8 version of activation tensor t, adding a QUANTIZE when there is none yet.
+  int int8_of(int t) {
+    if (int8_[t] >= 0) return int8_[t];
+    const int src = uint8_input_.count(t) ? t : float_of(t);
+    int8_[t] = new_tensor(t, DType::kInt8, q8(t), "_int8");
+    emit_conversion(B::QUANTIZE, src, int8_[t]);
+    return int8_[t];
+  }
+
+  // The float version of t, adding a DEQUANTIZE when there is none yet.
+  int float_of(int t) {
+    if (float_[t] >= 0) return float_[t];
+    const int src = uint8_input_.count(t) ? t : int8_[t];
+    float_[t] = new_tensor(t, DType::kFloat32, std::nullopt, "_dequantized");
+    emit_conversion(B::DEQUANTIZE, src, float_[t]);
+    return float_[t];
+  }
+
+  int quantized_constant(int t) {
+    if (auto it = const_int8_.find(t); it != const_int8_.end()) return it->second;
+    const std::vector<float> v = constant_as_float(m_, tensor(t));
+    const QuantParams p = params(t);
+    std::vector<int8_t> q(v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      q[i] = static_cast<int8_t>(std::clamp(std::round(v[i] / p.scale) + p.zero_point, -128.0f, 127.0f));
+    const int n = new_tensor(t, DType::kInt8, q8(t), "");
+    sg().tensors[n].buffer = m_.add_buffer(bytes_of(q));
+    return const_int8_[t] = n;
+  }
+
+  int quantized_weights(int t, int axis) {
+    const auto key = std::pair{t, axis};
+    if (auto it = weights_.find(key); it != weights_.end()) return it->second;
+    const Tensor copy = tensor(t);
+    const int w = add_weight_tensor(m_, sg(), copy, quantize_symmetric(constant_as_float(m_, copy), copy.shape, axis));
+    origin_[w] = t;
+    return weights_[key] = w;
+  }
+
+  int quantized_bias(int oi, int t, int weights, int activation) {
+    const std::vector<float> b = constant_as_float(m_, tensor(t));
+    const std::vector<float>& ws = tensor(weights).quantization->scale;
+    const float in_scale = tensor(activation).quantization->scale[0];
+    Quantization q;
+    q.scale.resize(ws.size());
+    for (size_t c = 0; c < ws.size(); ++c) q.scale[c] = in_scale * ws[c];
+    q.zero_point.assign(ws.size(), 0);
+    std::vector<int32_t> v(b.size());
+    int saturated = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      const double x = std::round(static_cast<double>(b[i]) / q.scale[ws.size() == 1 ? 0 : i]);
+      const double c = std::clamp(x, -2147483647.0, 2147483647.0);
+      saturated += c != x;
+      v[i] = static_cast<int32_t>(c);
+    }
+    if (ws.size() != 1 && ws.size() != b.size())
+      throw Error("operator " + std::to_string(oi) + ": bias '" + tensor(t).name + "' has " + std::to_string(b.size()) +
+                  " values for " + std::to_string(ws.size()) + " weight channels");
+    if (saturated)
+      sum_.notes.push_back("bias '" + tensor(t).name + "': " + std::to_string(saturated) + " values saturate int32");
+    const int n = new_tensor(t, DType::kInt32, q, "");
+    sg().tensors[n].buffer = m_.add_buffer(bytes_of(v));
+    return n;
+  }
+
+  void rebuild() {
+    std::vector<Operator> ops = std::move(sg().operators);
+    int8_.assign(n_, -1);
+    float_.assign(n_, -1);
+    std::vector<int> producer(n_, -1);
+    for (size_t oi = 0; oi < ops.size(); ++oi)
+      for (int32_t t : ops[oi].outputs)
+        if (t >= 0) producer[t] = static_cast<int>(oi);
+    const std::set<int32_t> graph_outputs(sg().outputs.begin(), sg().outputs.end());
+
+    // Where each float activation's int8 and float versions live before any op runs.
+    std::map<int, std::vector<std::pair<B, std::pair<int, int>>>> emit_after;
+    for (int t = 0; t < n_; ++t) {
+      if (!float_activation(t)) continue;
+      const bool graph_input = contains(sg().inputs, t);
+      const bool made_int8 = producer[t] >= 0 && int8_op_[producer[t]];
+      if (graph_input) {
+        if (opt_.io == IoType::kFloat) {
+          float_[t] = t;
+        } else {
+          if (!params_[t]) {
+            const auto it = ranges_.find(t);
+            if (it == ranges_.end()) throw Error("input '" + tensor(t).name + "': no calibration statistics for --io int8/uint8");
+            params_[t] = asymmetric_params(it->second.min, it->second.max);
+          }
+          if (opt_.io == IoType::kInt8) {
+            sg().tensors[t].dtype = DType::kInt8;
+            sg().tensors[t].quantization = q8(t);
+            int8_[t] = t;
+          } else {
+            sg().tensors[t].dtype = DType::kUInt8;
+            sg().tensors[t].quantization = qu8(t);
+            uint8_input_.insert(t);
+          }
+        }
+      } else if (!made_int8) {
+        float_[t] = t;  // a float op's output (its io type cannot change: e.g. detection boxes)
+      } else if (graph_outputs.count(t) && opt_.io != IoType::kInt8) {
+        // The graph output keeps its index (signatures point at it) and gets the io type;
+        // the op writes a new int8 tensor that a conversion turns into it.
+        int8_[t] = new_tensor(t, DType::kInt8, q8(t), "_int8");
+        if (opt_.io == IoType::kFloat) {
+          float_[t] = t;
+          emit_after[producer[t]].push_back({B::DEQUANTIZE, {int8_[t], t}});
+        } else {
+          sg().tensors[t].dtype = DType::kUInt8;
+          sg().tensors[t].quantization = qu8(t);
+          emit_after[producer[t]].push_back({B::QUANTIZE, {int8_[t], t}});
+        }
+      } else {
+        sg().tensors[t].dtype = DType::kInt8;
+        sg().tensors[t].quantization = q8(t);
+        int8_[t] = t;
+      }
+    }
+
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      Operator op = std::move(ops[oi]);
+      const OpQuantInfo& info = op_quant_info(op.code);
+      if (int8_op_[oi]) {
+        for (size_t s = 0; s < op.inputs.size(); ++s) {
+          const int t = op.inputs[s];
+          const int slot = static_cast<int>(s);
+          if (t < 0 || slot == info.bias) continue;
+          if (slot == info.weights) op.inputs[s] = quantized_weights(t, opt_.per_tensor ? -1 : info.weights_axis);
+          else if (!data_slot(info, slot)) continue;
+          else if (float_activation(t)) op.inputs[s] = int8_of(t);
+          else if (constant(t) && tensor(t).dtype == DType::kFloat32) op.inputs[s] = quantized_constant(t);
+        }
+        // The bias scale needs the activation's and weights' final scales.
+        if (info.bias >= 0 && static_cast<int>(op.inputs.size()) > info.bias && op.inputs[info.bias] >= 0)
+          op.inputs[info.bias] = quantized_bias(static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights],
+                                                op.inputs[info.activation_input]);
+        for (int32_t& t : op.outputs)
+          if (t >= 0 && int8_[t] >= 0) t = int8_[t];
+        op.code.version = std::max(op.code.version, info.int8_version);
+        out_ops_.push_back(std::move(op));
+      } else {
+        for (int32_t& t : op.inputs)
+          if (float_activation(t)) t = float_of(t);
+        out_ops_.push_back(std::move(op));
+      }
+      for (const auto& [code, io] : emit_after[static_cast<int>(oi)]) emit_conversion(code, io.first, io.second);
+    }
+    sg().operators = std::move(out_ops_);
+  }
+
+  void finish() {
+    // The tensor map: original tensors that kept their index, plus every copy made of one.
+    std::map<int, int> map;
+    for (int t = 0; t < n_; ++t)
+      if (float_act_[t]) map[t] = t;
+    for (const auto& [t, from] : origin_) map[t] = from;
+    std::vector<std::vector<int32_t>> remap;
+    prune_unused(m_, &remap);
+    for (const auto& [q, f] : map)
+      if (remap[0][q] != kNoTensor) sum_.tensor_map[remap[0][q]] = f;
+    sum_.weight_bytes_after = constant_bytes(m_);
+  }
+
+  Model m_;
+  const TensorRanges& ranges_;
+  const QuantizeOptions& opt_;
+  QuantizeSummary& sum_;
+  Subgraph* sg_ = nullptr;
+  int n_ = 0;
+  std::vector<bool> int8_op_;
+  std::vector<bool> float_act_;
+  std::vector<std::optional<QuantParams>> params_;
+  std::vector<int> int8_, float_;
+  std::set<int> uint8_input_;
+  std::map<int, int> const_int8_;
+  std::map<std::pair<int, int>, int> weights_;
+  std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
+  std::vector<Operator> out_ops_;
+};
+
+}  // namespace
+
+Model quantize_int8(const Model& float_model, const TensorRanges& ranges, const QuantizeOptions& options,
+                    QuantizeSummary& summary) {
+  check_float_model(float_model, "model");
+  if (float_model.subgraphs.empty()) throw Error("model has no subgraph");
+  return Int8Rewriter(float_model, ranges, options, summary).run();
+}
+
+}  // namespace qcal

@@ -1,0 +1,48 @@
+// Pieces the rewrites share: symmetric weight quantization, adding tensors and conversion
+// ops, and counting constant bytes.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "qcal/model.h"
+
+namespace qcal::rewrite {
+
+template <typename T>
+std::vector<uint8_t> bytes_of(const std::vector<T>& v) {
+  std::vector<uint8_t> b(v.size() * sizeof(T));
+  if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+// Symmetric int8 weights in [-127, 127] (zero point 0), one scale per slice of `axis`
+// (axis < 0: one scale for the whole tensor). An all-zero slice gets scale 1 so that
+// every scale the runtime sees is positive and finite.
+struct SymmetricWeights {
+  std::vector<int8_t> values;
+  std::vector<float> scales;
+  int axis = -1;
+};
+SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis);
+
+// A tensor holding `weights`, named after `like`, quantized per axis (or per tensor).
+int add_weight_tensor(Model& model, Subgraph& sg, const Tensor& like, const SymmetricWeights& weights);
+
+// Appends a tensor shaped like `like` with a new dtype and quantization; returns its index.
+int add_tensor_like(Subgraph& sg, const Tensor& like, DType dtype, std::optional<Quantization> q, const std::string& name);
+
+// A QUANTIZE or DEQUANTIZE operator from `in` to `out`.
+Operator conversion_op(tflite::BuiltinOperator code, int32_t in, int32_t out, int version = 1);
+
+// Bytes of constant data referenced by subgraph tensors (what the weights cost on disk).
+int64_t constant_bytes(const Model& model);
+
+// Per-tensor quantization.
+Quantization per_tensor(float scale, int32_t zero_point);
+
+// Replaces (or adds) a metadata entry holding `text`.
+void set_metadata(Model& model, const std::string& name, const std::string& text);
+
+}  // namespace qcal::rewrite

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+'use strict';
+// Fidelity of a quantized model against its float model, over many samples:
+//   node fidelity.js REF_DIR TEST_DIR [--min-sqnr DB] [--mask K --min-agreement F] [--json OUT]
+// REF_DIR and TEST_DIR hold one sub-folder per sample with outK.npy (as litert_run.js or
+// qcal run write them). Per output: SQNR = 10 log10(sum ref^2 / sum (ref - test)^2) over
+// all samples, and cosine similarity. --mask K: output K is a probability mask; report the
+// share of pixels on the same side of 0.5.
+const fs = require('fs');
+const path = require('path');
+const npy = require('./npy');
+
+const args = process.argv.slice(2);
+const o = { dirs: [], minSqnr: null, mask: null, minAgreement: null, json: null };
+for (let i = 0; i < args.length; i++) {
+  const a = args[i];
+  if (a === '--min-sqnr') o.minSqnr = Number(args[++i]);
+  else if (a === '--mask') o.mask = Number(args[++i]);
+  else if (a === '--min-agreement') o.minAgreement = Number(args[++i]);
+  else if (a === '--json') o.json = args[++i];
+  else if (a.startsWith('--')) { console.error(`fidelity: unknown option ${a}`); process.exit(2); }
+  else o.dirs.push(a);
+}
+if (o.dirs.length !== 2) { console.error('usage: fidelity.js REF_DIR TEST_DIR [--min-sqnr DB] [--mask K --min-agreement F] [--json OUT]'); process.exit(2); }
+
+const samples = fs.readdirSync(o.dirs[0]).filter((d) => fs.statSync(path.join(o.dirs[0], d)).isDirectory()).sort();
+if (!samples.length) { console.error(`fidelity: no sample folders in ${o.dirs[0]}`); process.exit(2); }
+const acc = {};  // output -> {signal, noise, dot, nref, ntest, agree, pixels}
+for (const s of samples) {
+  const files = fs.readdirSync(path.join(o.dirs[0], s)).filter((f) => /^out\d+\.npy$/.test(f));
+  for (const f of files) {
+    const a = npy.typed(npy.read(path.join(o.dirs[0], s, f)));
+    const bPath = path.join(o.dirs[1], s, f);
+    if (!fs.existsSync(bPath)) { console.error(`fidelity: missing ${bPath}`); process.exit(1); }
+    const b = npy.typed(npy.read(bPath));
+    if (a.length !== b.length) { console.error(`fidelity: ${s}/${f}: ${a.length} vs ${b.length} elements`); process.exit(1); }
+    const k = Number(f.slice(3, -4));
+    const r = acc[k] || (acc[k] = { signal: 0, noise: 0, dot: 0, nref: 0, ntest: 0, agree: 0, pixels: 0 });
+    for (let i = 0; i < a.length; i++) {
+      const x = Number(a[i]), y = Number(b[i]);
+      r.signal += x * x; r.noise += (x - y) * (x - y); r.dot += x * y; r.nref += x * x; r.ntest += y * y;
+      if (k === o.mask) { r.pixels++; if ((x > 0.5) === (y > 0.5)) r.agree++; }
+    }
+  }
+}
+let ok = true;
+const report = { samples: samples.length, outputs: [] };
+for (const k of Object.keys(acc).map(Number).sort((x, y) => x - y)) {
+  const r = acc[k];
+  const sqnr = r.noise === 0 ? Infinity : 10 * Math.log10(r.signal / r.noise);
+  const cosine = r.nref && r.ntest ? r.dot / Math.sqrt(r.nref * r.ntest) : 1;
+  const row = { output: k, sqnr_db: sqnr, cosine };
+  let line = `out${k}: SQNR ${sqnr.toFixed(2)} dB, cosine ${cosine.toFixed(5)}`;
+  if (k === o.mask) {
+    row.mask_agreement = r.agree / r.pixels;
+    line += `, mask agreement ${(100 * row.mask_agreement).toFixed(2)}%`;
+    if (o.minAgreement != null && row.mask_agreement < o.minAgreement) { ok = false; line += ` FAIL (< ${100 * o.minAgreement}%)`; }
+  } else if (o.minSqnr != null && !(sqnr >= o.minSqnr)) { ok = false; line += ` FAIL (< ${o.minSqnr} dB)`; }
+  console.log(line);
+  report.outputs.push(row);
+}
+if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + '\n');
+console.log(ok ? 'PASS' : 'FAIL');
+process.exit(ok ? 0 : 1);

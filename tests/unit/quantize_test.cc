@@ -1,0 +1,256 @@
+// The rewriter: int8 (spec constraints, conversions at precision changes, keep-float),
+// fp16, dynamic range, and the verifier that guards every write.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "op_test_util.h"
+#include "qcal/error.h"
+#include "qcal/model_io.h"
+#include "qcal/quantize.h"
+
+namespace qcal {
+namespace {
+
+using test::ModelBuilder;
+using B = tflite::BuiltinOperator;
+
+TEST(AsymmetricParams, ZeroIsExactAndRangeHoldsZero) {
+  const QuantParams p = asymmetric_params(-1.0, 3.0);
+  EXPECT_FLOAT_EQ(p.scale, 4.0f / 255);
+  EXPECT_EQ(p.zero_point, -64);  // -128 + 1 / (4/255) = -64.25
+  const QuantParams q = asymmetric_params(0.5, 2.0);  // widened to [0, 2]
+  EXPECT_FLOAT_EQ(q.scale, 2.0f / 255);
+  EXPECT_EQ(q.zero_point, -128);
+  const QuantParams r = asymmetric_params(-2.0, -1.0);  // widened to [-2, 0]
+  EXPECT_EQ(r.zero_point, 127);
+  const QuantParams z = asymmetric_params(0.0, 0.0);  // degenerate: still a valid scale
+  EXPECT_GT(z.scale, 0.0f);
+}
+
+// input [1,8,8,3] -> CONV 3x3 (relu) -> MAX_POOL -> CONCAT(with a 1x1 CONV of the input,
+// pooled) -> LOGISTIC -> output; plus a custom op reading the concat, as a second output.
+struct TestGraph {
+  ModelBuilder b;
+  int in, conv, pool, conv2, pool2, concat, sig, custom;
+  TensorRanges ranges;
+
+  TestGraph() {
+    in = b.input(DType::kFloat32, {1, 8, 8, 3});
+    const int w = b.constant_f32({4, 3, 3, 3}, test::random_floats(108, 1, -0.5f, 0.5f));
+    const int bias = b.constant_f32({4}, {0.1f, -0.2f, 0.3f, 0.0f});
+    conv = b.tensor(DType::kFloat32, {1, 8, 8, 4}, std::nullopt, "conv");
+    tflite::Conv2DOptionsT co;
+    co.padding = tflite::Padding::SAME;
+    co.stride_w = co.stride_h = 1;
+    co.fused_activation_function = tflite::ActivationFunctionType::RELU;
+    b.op(B::CONV_2D, {in, w, bias}, {conv}, co);
+    pool = b.tensor(DType::kFloat32, {1, 4, 4, 4}, std::nullopt, "pool");
+    tflite::Pool2DOptionsT po;
+    po.padding = tflite::Padding::VALID;
+    po.stride_w = po.stride_h = po.filter_width = po.filter_height = 2;
+    b.op(B::MAX_POOL_2D, {conv}, {pool}, po);
+    const int w2 = b.constant_f32({2, 1, 1, 3}, {0.5f, -1.0f, 0.25f, 2.0f, 0.0f, -0.5f});
+    conv2 = b.tensor(DType::kFloat32, {1, 8, 8, 2}, std::nullopt, "conv2");
+    co.fused_activation_function = tflite::ActivationFunctionType::NONE;
+    b.op(B::CONV_2D, {in, w2, -1}, {conv2}, co);
+    pool2 = b.tensor(DType::kFloat32, {1, 4, 4, 2}, std::nullopt, "pool2");
+    b.op(B::MAX_POOL_2D, {conv2}, {pool2}, po);
+    concat = b.tensor(DType::kFloat32, {1, 4, 4, 6}, std::nullopt, "concat");
+    tflite::ConcatenationOptionsT cc;
+    cc.axis = 3;
+    b.op(B::CONCATENATION, {pool, pool2}, {concat}, cc);
+    sig = b.tensor(DType::kFloat32, {1, 4, 4, 6}, std::nullopt, "sigmoid");
+    b.op(B::LOGISTIC, {concat}, {sig});
+    custom = b.tensor(DType::kFloat32, {1, 4, 4, 6}, std::nullopt, "custom_out");
+    b.custom_op("MyCustomOp", {concat}, {custom});
+    b.output(sig);
+    b.output(custom);
+    ranges[in] = {0.0f, 1.0f};
+    ranges[conv] = {0.0f, 3.0f};
+    ranges[pool] = {0.0f, 2.5f};
+    ranges[conv2] = {-2.0f, 2.0f};
+    ranges[pool2] = {-1.0f, 1.5f};
+    ranges[concat] = {-1.0f, 2.5f};
+    ranges[sig] = {0.2f, 0.9f};
+    ranges[custom] = {-1.0f, 2.5f};
+  }
+};
+
+const Operator* find_op(const Model& m, B code, int nth = 0) {
+  for (const Operator& op : m.subgraphs[0].operators)
+    if (op.builtin() == code && nth-- == 0) return &op;
+  return nullptr;
+}
+const Tensor& tensor(const Model& m, int i) { return m.subgraphs[0].tensors.at(i); }
+
+TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
+  TestGraph g;
+  QuantizeSummary s;
+  const Model q = quantize_int8(g.b.model(), g.ranges, {}, s);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  EXPECT_EQ(s.quantized_ops, 6);
+  ASSERT_EQ(s.kept_float.size(), 1u);
+  EXPECT_EQ(s.kept_float[0].op_name, "MyCustomOp");
+
+  // Weights: symmetric int8 per output channel; bias int32 at input x weight scale.
+  const Operator& conv = *find_op(q, B::CONV_2D);
+  const Tensor& w = tensor(q, conv.inputs[1]);
+  EXPECT_EQ(w.dtype, DType::kInt8);
+  EXPECT_EQ(w.quantization->scale.size(), 4u);
+  EXPECT_EQ(w.quantization->quantized_dimension, 0);
+  const Tensor& bias = tensor(q, conv.inputs[2]);
+  EXPECT_EQ(bias.dtype, DType::kInt32);
+  const Tensor& x = tensor(q, conv.inputs[0]);
+  EXPECT_EQ(x.dtype, DType::kInt8);
+  for (int c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(bias.quantization->scale[c], x.quantization->scale[0] * w.quantization->scale[c]);
+  EXPECT_GE(conv.code.version, 3);
+
+  // Same-scale ops: both pools and the concat share one (scale, zp), the union of ranges.
+  const Operator& cat = *find_op(q, B::CONCATENATION);
+  const Quantization& cq = *tensor(q, cat.outputs[0]).quantization;
+  for (int32_t i : cat.inputs) EXPECT_EQ(tensor(q, i).quantization->scale[0], cq.scale[0]);
+  const QuantParams want = asymmetric_params(-2.0, 3.0);  // conv, conv2, pools, concat united
+  EXPECT_FLOAT_EQ(cq.scale[0], want.scale);
+  EXPECT_EQ(cq.zero_point[0], want.zero_point);
+
+  // Fixed output range of LOGISTIC; the graph output keeps its index, float via DEQUANTIZE.
+  const Operator& sig = *find_op(q, B::LOGISTIC);
+  EXPECT_FLOAT_EQ(tensor(q, sig.outputs[0]).quantization->scale[0], 1.0f / 256);
+  EXPECT_EQ(tensor(q, sig.outputs[0]).quantization->zero_point[0], -128);
+  for (int32_t o : q.subgraphs[0].outputs) EXPECT_EQ(tensor(q, o).dtype, DType::kFloat32);
+  EXPECT_EQ(tensor(q, q.subgraphs[0].inputs[0]).dtype, DType::kFloat32);
+
+  // The custom op reads float (a DEQUANTIZE of the int8 concat).
+  const Operator* custom = nullptr;
+  for (const Operator& op : q.subgraphs[0].operators)
+    if (op.code.is_custom()) custom = &op;
+  ASSERT_NE(custom, nullptr);
+  EXPECT_EQ(tensor(q, custom->inputs[0]).dtype, DType::kFloat32);
+  EXPECT_EQ(s.quantize_ops_added, 1);    // the input
+  EXPECT_EQ(s.dequantize_ops_added, 2);  // the sigmoid output and the custom op's input
+
+  // Every quantized-model tensor maps to the float tensor whose values it carries.
+  for (const auto& [qt, ft] : s.tensor_map)
+    if (tensor(q, qt).name == "concat") EXPECT_EQ(ft, g.concat);
+
+  // The model survives the writer's round trip.
+  EXPECT_NO_THROW(read_model_from_bytes(serialize_model(q), "q"));
+}
+
+TEST(QuantizeInt8, IntegerIoQuantizesTheGraphEdges) {
+  TestGraph g;
+  QuantizeSummary s;
+  QuantizeOptions o;
+  o.io = IoType::kInt8;
+  const Model q = quantize_int8(g.b.model(), g.ranges, o, s);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  const Subgraph& sg = q.subgraphs[0];
+  EXPECT_EQ(tensor(q, sg.inputs[0]).dtype, DType::kInt8);
+  EXPECT_EQ(tensor(q, sg.outputs[0]).dtype, DType::kInt8);
+  EXPECT_EQ(tensor(q, sg.outputs[1]).dtype, DType::kFloat32);  // a float op's output stays float
+  EXPECT_EQ(s.quantize_ops_added, 0);
+
+  o.io = IoType::kUInt8;
+  QuantizeSummary su;
+  const Model u = quantize_int8(g.b.model(), g.ranges, o, su);
+  ASSERT_NO_THROW(verify_quantized_model(u));
+  const Tensor& in = tensor(u, u.subgraphs[0].inputs[0]);
+  EXPECT_EQ(in.dtype, DType::kUInt8);
+  EXPECT_EQ(in.quantization->zero_point[0], -128 + 128);
+}
+
+TEST(QuantizeInt8, KeepFloatRules) {
+  for (const std::string rule : {"LOGISTIC", "sigmoid", "re:^sig", "#5", "5"}) {
+    TestGraph g;
+    QuantizeSummary s;
+    QuantizeOptions o;
+    o.keep_float = {rule};
+    const Model q = quantize_int8(g.b.model(), g.ranges, o, s);
+    ASSERT_NO_THROW(verify_quantized_model(q)) << rule;
+    ASSERT_EQ(s.kept_float.size(), 2u) << rule;
+    EXPECT_EQ(s.kept_float[0].op_name, "LOGISTIC") << rule;
+    EXPECT_EQ(tensor(q, find_op(q, B::LOGISTIC)->inputs[0]).dtype, DType::kFloat32) << rule;
+  }
+  TestGraph g;
+  QuantizeSummary s;
+  QuantizeOptions o;
+  o.keep_float = {"NO_SUCH_OP"};
+  EXPECT_THROW(quantize_int8(g.b.model(), g.ranges, o, s), Error);
+  o.keep_float = {"re:("};
+  EXPECT_THROW(quantize_int8(g.b.model(), g.ranges, o, s), Error);
+}
+
+TEST(QuantizeInt8, MissingStatisticsKeepTheOpFloat) {
+  TestGraph g;
+  g.ranges.erase(g.conv2);
+  QuantizeSummary s;
+  const Model q = quantize_int8(g.b.model(), g.ranges, {}, s);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  bool named = false;
+  for (const KeptFloat& k : s.kept_float) named = named || k.reason.find("conv2") != std::string::npos;
+  EXPECT_TRUE(named);
+}
+
+TEST(QuantizeInt8, RefusesQuantizedModels) {
+  TestGraph g;
+  QuantizeSummary s;
+  const Model q = quantize_int8(g.b.model(), g.ranges, {}, s);
+  EXPECT_THROW(quantize_int8(q, g.ranges, {}, s), Error);
+  EXPECT_THROW(quantize_fp16(q, s), Error);
+  EXPECT_THROW(quantize_dynamic(q, {}, s), Error);
+}
+
+TEST(VerifyQuantizedModel, CatchesBrokenConstraints) {
+  TestGraph g;
+  QuantizeSummary s;
+  const Model good = quantize_int8(g.b.model(), g.ranges, {}, s);
+  auto expect_refused = [&](auto&& breakit, const char* what) {
+    Model m = good;
+    breakit(m);
+    EXPECT_THROW(verify_quantized_model(m), Error) << what;
+  };
+  expect_refused([](Model& m) { m.subgraphs[0].tensors[find_op(m, B::CONV_2D)->inputs[2]].quantization->scale[0] *= 2; },
+                 "bias scale");
+  expect_refused([](Model& m) { m.subgraphs[0].tensors[find_op(m, B::CONCATENATION)->inputs[1]].quantization->scale[0] *= 2; },
+                 "concat scale");
+  expect_refused([](Model& m) { m.subgraphs[0].tensors[find_op(m, B::LOGISTIC)->outputs[0]].quantization->zero_point[0] = 0; },
+                 "logistic output");
+  expect_refused([](Model& m) {
+    const Tensor& w = m.subgraphs[0].tensors[find_op(m, B::CONV_2D)->inputs[1]];
+    m.buffers[w.buffer].data[0] = 0x80;  // -128
+  }, "weights -128");
+  expect_refused([](Model& m) { m.subgraphs[0].tensors[find_op(m, B::CONV_2D)->inputs[1]].quantization->quantized_dimension = 3; },
+                 "weights axis");
+  expect_refused([](Model& m) { std::swap(m.subgraphs[0].operators[0], m.subgraphs[0].operators[1]); }, "order");
+}
+
+TEST(QuantizeFp16, HalfWeightsBehindDequantizeComputeLikeFloat) {
+  TestGraph g;
+  QuantizeSummary s;
+  const Model h = quantize_fp16(g.b.model(), s);
+  ASSERT_NO_THROW(verify_quantized_model(h));
+  EXPECT_EQ(s.dequantize_ops_added, 3);  // two weights, one bias
+  EXPECT_LT(s.weight_bytes_after, s.weight_bytes_before);
+  int fp16 = 0;
+  for (const Tensor& t : h.subgraphs[0].tensors) fp16 += t.dtype == DType::kFloat16;
+  EXPECT_EQ(fp16, 3);
+}
+
+TEST(QuantizeDynamic, Int8WeightsFloatActivations) {
+  TestGraph g;
+  QuantizeSummary s;
+  QuantizeOptions o;
+  o.dynamic_min_elements = 100;  // the 108-element conv qualifies, the 6-element one not
+  const Model d = quantize_dynamic(g.b.model(), o, s);
+  ASSERT_NO_THROW(verify_quantized_model(d));
+  EXPECT_EQ(s.quantized_ops, 1);
+  const Operator& conv = *find_op(d, B::CONV_2D);
+  EXPECT_EQ(tensor(d, conv.inputs[1]).dtype, DType::kInt8);
+  EXPECT_EQ(tensor(d, conv.inputs[2]).dtype, DType::kFloat32);
+  EXPECT_EQ(tensor(d, conv.outputs[0]).dtype, DType::kFloat32);
+  EXPECT_EQ(tensor(d, find_op(d, B::CONV_2D, 1)->inputs[1]).dtype, DType::kFloat32);
+}
+
+}  // namespace
+}  // namespace qcal
