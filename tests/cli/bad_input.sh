@@ -47,4 +47,31 @@ err=$("$QCAL" quantize "$W/in.tflite" --scheme float32 -o "$W/in.tflite" 2>&1); 
 if [[ $rc -ne 1 || "$err" != *"refusing to overwrite the input model"* ]]; then echo "FAIL: overwrote the input ($rc: $err)"; fail=1; else echo "ok   $err"; fi
 cmp -s "$MODEL" "$W/in.tflite" || { echo "FAIL: the input model changed"; fail=1; }
 
+# quantize: misuse gives one clear line and no output file
+CAL="$W/cal.json"
+mkdir -p "$W/photos"
+cp "${QCAL_CACHE:-$HOME/.cache/qcal}/photos/grace_hopper.jpg" "$W/photos/"
+"$QCAL" calibrate "$MODEL" --images "$W/photos" --quiet -o "$CAL" >/dev/null 2>&1 || { echo "FAIL: calibrate"; fail=1; }
+OTHER="${QCAL_CACHE:-$HOME/.cache/qcal}/models/hand_landmark_lite.tflite"
+"$QCAL" quantize "$MODEL" --calib "$CAL" -o "$W/q8.tflite" >/dev/null 2>&1 || { echo "FAIL: quantize int8"; fail=1; }
+qcheck() {  # expected substring, quantize arguments...
+  local want=$1 err rc; shift
+  rm -f "$W/qout.tflite"
+  err=$("$QCAL" quantize "$@" -o "$W/qout.tflite" 2>&1 >/dev/null); rc=$?
+  if [[ $rc -ne 1 || $(printf '%s\n' "$err" | wc -l) -ne 1 || "$err" != *"$want"* ]]; then
+    echo "FAIL quantize $*: exit $rc, '$err' (want one line with '$want')"; fail=1
+  elif [[ -e "$W/qout.tflite" ]] || ls "$W"/.qout.tflite.tmp-* >/dev/null 2>&1; then
+    echo "FAIL quantize $*: left an output file"; fail=1
+  else
+    echo "ok   $err"
+  fi
+}
+qcheck "needs calibration" "$MODEL" --scheme int8
+qcheck "already quantized" "$W/q8.tflite" --scheme int8 --calib "$CAL"
+qcheck "already quantized" "$W/q8.tflite" --scheme fp16
+qcheck "$CAL" "$OTHER" --calib "$CAL"
+qcheck "matches no op" "$MODEL" --calib "$CAL" --keep-float NO_SUCH_OP
+qcheck "not a valid regular expression" "$MODEL" --calib "$CAL" --keep-float 're:('
+qcheck "cannot open" "$MODEL" --calib "$CAL" --keep-float @"$W/no_such_rules.txt"
+
 exit $fail

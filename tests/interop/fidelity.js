@@ -2,22 +2,27 @@
 'use strict';
 // Fidelity of a quantized model against its float model, over many samples:
 //   node fidelity.js REF_DIR TEST_DIR [--min-sqnr DB] [--mask K --min-agreement F] [--json OUT]
+//                    [--min-exact F] [--max-lsb N]
 // REF_DIR and TEST_DIR hold one sub-folder per sample with outK.npy (as litert_run.js or
 // qcal run write them). Per output: SQNR = 10 log10(sum ref^2 / sum (ref - test)^2) over
 // all samples, and cosine similarity. --mask K: output K is a probability mask; report the
-// share of pixels on the same side of 0.5.
+// share of pixels on the same side of 0.5. Integer outputs (an executor against the runtime)
+// also get the share of identical elements and the largest difference in LSB, over all
+// outputs and samples; --min-exact / --max-lsb make them pass/fail criteria.
 const fs = require('fs');
 const path = require('path');
 const npy = require('./npy');
 
 const args = process.argv.slice(2);
-const o = { dirs: [], minSqnr: null, mask: null, minAgreement: null, json: null };
+const o = { dirs: [], minSqnr: null, mask: null, minAgreement: null, json: null, minExact: null, maxLsb: null };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--min-sqnr') o.minSqnr = Number(args[++i]);
   else if (a === '--mask') o.mask = Number(args[++i]);
   else if (a === '--min-agreement') o.minAgreement = Number(args[++i]);
   else if (a === '--json') o.json = args[++i];
+  else if (a === '--min-exact') o.minExact = Number(args[++i]);
+  else if (a === '--max-lsb') o.maxLsb = Number(args[++i]);
   else if (a.startsWith('--')) { console.error(`fidelity: unknown option ${a}`); process.exit(2); }
   else o.dirs.push(a);
 }
@@ -26,10 +31,13 @@ if (o.dirs.length !== 2) { console.error('usage: fidelity.js REF_DIR TEST_DIR [-
 const samples = fs.readdirSync(o.dirs[0]).filter((d) => fs.statSync(path.join(o.dirs[0], d)).isDirectory()).sort();
 if (!samples.length) { console.error(`fidelity: no sample folders in ${o.dirs[0]}`); process.exit(2); }
 const acc = {};  // output -> {signal, noise, dot, nref, ntest, agree, pixels}
+const ints = { elements: 0, exact: 0, maxLsb: 0 };
 for (const s of samples) {
   const files = fs.readdirSync(path.join(o.dirs[0], s)).filter((f) => /^out\d+\.npy$/.test(f));
   for (const f of files) {
-    const a = npy.typed(npy.read(path.join(o.dirs[0], s, f)));
+    const aArr = npy.read(path.join(o.dirs[0], s, f));
+    const isInt = ['int8', 'uint8', 'int16', 'int32'].includes(aArr.dtype);
+    const a = npy.typed(aArr);
     const bPath = path.join(o.dirs[1], s, f);
     if (!fs.existsSync(bPath)) { console.error(`fidelity: missing ${bPath}`); process.exit(1); }
     const b = npy.typed(npy.read(bPath));
@@ -40,6 +48,7 @@ for (const s of samples) {
       const x = Number(a[i]), y = Number(b[i]);
       r.signal += x * x; r.noise += (x - y) * (x - y); r.dot += x * y; r.nref += x * x; r.ntest += y * y;
       if (k === o.mask) { r.pixels++; if ((x > 0.5) === (y > 0.5)) r.agree++; }
+      if (isInt) { ints.elements++; if (x === y) ints.exact++; ints.maxLsb = Math.max(ints.maxLsb, Math.abs(x - y)); }
     }
   }
 }
@@ -58,6 +67,13 @@ for (const k of Object.keys(acc).map(Number).sort((x, y) => x - y)) {
   } else if (o.minSqnr != null && !(sqnr >= o.minSqnr)) { ok = false; line += ` FAIL (< ${o.minSqnr} dB)`; }
   console.log(line);
   report.outputs.push(row);
+}
+if (ints.elements) {
+  report.integer = { elements: ints.elements, exact_fraction: ints.exact / ints.elements, max_lsb: ints.maxLsb };
+  let line = `integer outputs: ${ints.exact}/${ints.elements} identical (${(100 * ints.exact / ints.elements).toFixed(3)}%), max ${ints.maxLsb} LSB`;
+  if (o.minExact != null && ints.exact / ints.elements < o.minExact) { ok = false; line += ` FAIL (< ${100 * o.minExact}% identical)`; }
+  if (o.maxLsb != null && ints.maxLsb > o.maxLsb) { ok = false; line += ` FAIL (> ${o.maxLsb} LSB)`; }
+  console.log(line);
 }
 if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + '\n');
 console.log(ok ? 'PASS' : 'FAIL');

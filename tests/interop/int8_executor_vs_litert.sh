@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Interop: qcal's integer executor predicts what LiteRT computes on a quantized model.
+# qcal quantizes a real model (--io int8, calibrated on photo fixtures), pre-processes other
+# photos into the model's int8 input, and runs them through LiteRT and through
+# `qcal run --numerics xnnpack`: at least 99.9% of all output elements must be identical and
+# none may differ by more than 1 LSB. --numerics reference (TFLite's fixed-point kernels) is
+# reported next to it, not required to match LiteRT.
+# usage: int8_executor_vs_litert.sh QCAL_BINARY MODEL_NAME CALIBRATOR
+set -euo pipefail
+QCAL=$1
+NAME=$2
+CAL=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
+MODEL="$CACHE/models/$NAME.tflite"
+[[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
+W=${QCAL_KEEP_DIR:-$(mktemp -d)}
+[[ -n "${QCAL_KEEP_DIR:-}" ]] || trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/calib" "$W/eval"
+i=0
+for f in "$CACHE"/photos/*; do  # every third photo evaluates, the rest calibrate
+  if (( i++ % 3 == 0 )); then ln -sf "$f" "$W/eval/"; else ln -sf "$f" "$W/calib/"; fi
+done
+"$QCAL" quantize "$MODEL" --images "$W/calib" --calibrator "$CAL" --io int8 --threads 2 --quiet -o "$W/int8.tflite" >/dev/null
+"$QCAL" preprocess "$W/int8.tflite" --images "$W/eval" --quiet -o "$W/evalnpy" >/dev/null
+for f in "$W"/evalnpy/sample*.npy; do
+  s=$(basename "$f" .npy)
+  node "$HERE/litert_run.js" "$W/int8.tflite" --input "$f" --outdir "$W/litert/$s" >/dev/null
+  "$QCAL" run "$W/int8.tflite" --input "$f" --numerics xnnpack --output-dir "$W/xnnpack/$s" >/dev/null
+  "$QCAL" run "$W/int8.tflite" --input "$f" --numerics reference --output-dir "$W/reference/$s" >/dev/null
+done
+echo "-- qcal --numerics reference vs LiteRT (reported only)"
+node "$HERE/fidelity.js" "$W/litert" "$W/reference" | grep -v PASS
+echo "-- qcal --numerics xnnpack vs LiteRT (>= 99.9% identical, <= 1 LSB)"
+node "$HERE/fidelity.js" "$W/litert" "$W/xnnpack" --min-exact 0.999 --max-lsb 1
