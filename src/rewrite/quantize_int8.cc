@@ -119,8 +119,15 @@ class Int8Rewriter {
   Model run() {
     sum_.scheme = "int8";
     sum_.weight_bytes_before = constant_bytes(m_);
-    fold_constant_dequantize(m_, /*prune=*/false);  // indices stay those of the float model
+    const std::vector<Operator> original_ops = m_.subgraphs.at(0).operators;
+    fold_constant_dequantize(m_, /*prune=*/false);  // tensor indices stay those of the float model
     sg_ = &m_.subgraphs.at(0);
+    // Folding removed constant DEQUANTIZE ops; users name ops by their index in the model
+    // they gave (as qcal inspect shows it). Each op writes its own outputs, so match on them.
+    for (size_t j = 0; const Operator& op : sg_->operators) {
+      while (j < original_ops.size() && original_ops[j].outputs != op.outputs) ++j;
+      original_index_.push_back(static_cast<int>(j++));
+    }
     n_ = static_cast<int>(sg_->tensors.size());
     for (int t = 0; t < n_; ++t) float_act_.push_back(tensor(t).dtype == DType::kFloat32 && !constant(t));
     decide_ops();
@@ -146,7 +153,7 @@ class Int8Rewriter {
   void keep_float(int oi, const std::string& reason) {
     const Operator& op = sg().operators[oi];
     const std::string out = !op.outputs.empty() && op.outputs[0] >= 0 ? tensor(op.outputs[0]).name : "";
-    sum_.kept_float.push_back({oi, op.code.name(), out, reason});
+    sum_.kept_float.push_back({original_index_[oi], op.code.name(), out, reason});
   }
 
   void decide_ops() {
@@ -158,7 +165,7 @@ class Int8Rewriter {
       const OpQuantInfo& info = op_quant_info(op.code);
       const B code = op.builtin();
       if (code == B::QUANTIZE || code == B::DEQUANTIZE) continue;  // conversions stay as they are
-      if (const std::string* rule = rules.match(static_cast<int>(oi), op, sg())) {
+      if (const std::string* rule = rules.match(original_index_[oi], op, sg())) {
         keep_float(oi, "--keep-float " + *rule);
         continue;
       }
@@ -452,6 +459,7 @@ class Int8Rewriter {
   Subgraph* sg_ = nullptr;
   int n_ = 0;
   std::vector<bool> int8_op_;
+  std::vector<int> original_index_;  // op index after folding -> index in the given model
   std::vector<bool> float_act_;
   std::vector<std::optional<QuantParams>> params_;
   std::vector<int> int8_, float_;
