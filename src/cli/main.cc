@@ -15,6 +15,7 @@
 #include "qcal/npy.h"
 #include "qcal/passes.h"
 #include "qcal/quantize.h"
+#include "qcal/report_writer.h"
 #include "qcal/run_tools.h"
 
 namespace fs = std::filesystem;
@@ -126,12 +127,64 @@ int run_inspect(const InspectArgs& a) {
   return 0;
 }
 
+struct ReportArgs {
+  std::string float_model, quant_model, output, task = "generic";
+  qcal::IntegerNumerics numerics = qcal::IntegerNumerics::kXnnpack;
+  DataArgs data;
+};
+
+void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
+  const nlohmann::json r = qcal::report_json(d);
+  const nlohmann::json& a = r["accuracy"];
+  std::printf("report over %zu samples (tensors matched by %s)\n", d.samples, d.matching.c_str());
+  std::printf("accuracy (%s): %s float %s quantized %s drop %s\n", a["task"].get<std::string>().c_str(),
+              a["metric"].get<std::string>().c_str(), a["float"].dump().c_str(), a["quantized"].dump().c_str(),
+              a["drop"].dump().c_str());
+  for (const auto& o : r["outputs"])
+    std::printf("  output '%s': SQNR %.2f dB, cosine %.5f\n", o["name"].get<std::string>().c_str(), o["sqnr_db"].get<double>(),
+                o["cosine"].get<double>());
+  std::printf("worst layers (isolated SQNR, accumulated SQNR):\n");
+  int n = 0;
+  for (const auto& l : r["layers"]) {
+    if (n++ >= 5) break;
+    std::printf("  op %d %s '%s': %s dB, %.2f dB\n", l["op_index"].get<int>(), l["op"].get<std::string>().c_str(),
+                l["name"].get<std::string>().c_str(),
+                l["isolated_sqnr_db"].is_null() ? "-" : std::to_string(l["isolated_sqnr_db"].get<double>()).c_str(),
+                l["sqnr_db"].get<double>());
+  }
+  std::printf("wrote %s/report.json, report.md, report.html\n", dir.c_str());
+}
+
+qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std::string& float_label,
+                                std::shared_ptr<const qcal::Model> qm, const std::string& quant_label, const DataArgs& data,
+                                const std::string& task, qcal::IntegerNumerics numerics) {
+  if (data.images.empty() == data.inputs.empty()) throw qcal::Error("the report needs --images DIR or --inputs DIR");
+  const qcal::Preprocessing pre = resolve_preprocessing(data, *fm);
+  if (!data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
+  qcal::install_interrupt_handler();
+  qcal::ReportOptions ro;
+  ro.task = qcal::parse_task(task);
+  ro.numerics = numerics;
+  ro.threads = data.threads;
+  return qcal::compare_models(fm, float_label, qm, quant_label, pre, dataset_options(data), ro);
+}
+
+int run_report(const ReportArgs& a) {
+  auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
+  auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
+  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, a.task, a.numerics);
+  qcal::write_report(a.output, d);
+  print_report_summary(d, a.output);
+  return 0;
+}
+
 struct QuantizeArgs {
   std::string model, output, scheme = "int8", calib, calibrator = "minmax", io = "float";
   double percentile = 99.99;
   std::vector<std::string> keep_float;
   bool per_tensor = false;
   DataArgs data;
+  std::string report_dir, eval_images, task = "generic";
 };
 
 // --keep-float @FILE reads one rule per line (# starts a comment), e.g. the list
@@ -228,6 +281,20 @@ int run_quantize(const QuantizeArgs& a) {
               a.output.c_str(), static_cast<unsigned long long>(size_before),
               static_cast<unsigned long long>(fs::file_size(a.output)),
               static_cast<double>(size_before) / static_cast<double>(fs::file_size(a.output)));
+  if (!a.report_dir.empty()) {
+    DataArgs eval = a.data;
+    if (!a.eval_images.empty()) {
+      eval.images = a.eval_images;
+      eval.inputs.clear();
+    } else {
+      std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
+                   "tell more\n";
+    }
+    auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.output));
+    const qcal::ReportData d = run_comparison(model, a.model, qm, a.output, eval, a.task, qcal::IntegerNumerics::kXnnpack);
+    qcal::write_report(a.report_dir, d);
+    print_report_summary(d, a.report_dir);
+  }
   return 0;
 }
 
@@ -447,6 +514,22 @@ int main(int argc, char** argv) {
                        "output tensor names, or @FILE with one rule per line; repeatable");
   quantize->add_flag("--per-tensor", qa.per_tensor, "int8 weights with one scale per tensor instead of per channel");
   add_data_options(quantize, qa.data);
+  quantize->add_option("--report", qa.report_dir, "also write a report (report.json/.md/.html) of the new model here");
+  quantize->add_option("--eval-images", qa.eval_images, "images for --report (default: the calibration images)");
+  quantize->add_option("--task", qa.task, "for --report: classify, detect, segment, landmarks or generic")
+      ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+
+  ReportArgs rpa;
+  auto* report = app.add_subcommand("report", "Compare a quantized model with its float model: per-layer error, accuracy");
+  report->add_option("float_model", rpa.float_model, "the float .tflite model")->required();
+  report->add_option("quant_model", rpa.quant_model, "the quantized .tflite model")->required();
+  report->add_option("-o,--output-dir", rpa.output, "folder for report.json, report.md, report.html")->required();
+  report->add_option("--task", rpa.task, "classify, detect, segment, landmarks or generic (default)")
+      ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+  report->add_option("--numerics", rpa.numerics, "integer numerics: xnnpack (LiteRT on CPU, default) or reference")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, qcal::IntegerNumerics>{
+          {"xnnpack", qcal::IntegerNumerics::kXnnpack}, {"reference", qcal::IntegerNumerics::kReference}}, CLI::ignore_case));
+  add_data_options(report, rpa.data);
 
   RewriteArgs ra;
   auto* rewrite = app.add_subcommand("rewrite", "Read, verify and write a model back unchanged");
@@ -511,6 +594,7 @@ int main(int argc, char** argv) {
   try {
     if (*inspect) return run_inspect(ia);
     if (*quantize) return run_quantize(qa);
+    if (*report) return run_report(rpa);
     if (*rewrite) return run_rewrite(ra);
     if (*run) return run_run(runa);
     if (*calibrate) return run_calibrate(ca);

@@ -1,0 +1,90 @@
+// Float-vs-quantized comparison: per-layer error (accumulated and isolated), per-output
+// error, and task accuracy, written as report.json / report.md / report.html.
+//
+// Accumulated: the quantized model runs end to end; each of its tensors is compared with
+// the float model's tensor that carries the same values (the rewrite's tensor map, stored
+// in the quantized model). Isolated: each quantized op runs alone on the float model's own
+// inputs (quantized as the op expects), so one layer's fault is not blamed on the next.
+#pragma once
+
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qcal/calibration.h"
+#include "qcal/executor.h"
+#include "qcal/model.h"
+
+namespace qcal {
+
+// Float reference vs quantized values, accumulated over samples.
+struct ErrorStats {
+  double sum_ref2 = 0, sum_err2 = 0, sum_dot = 0, sum_test2 = 0, max_abs = 0;
+  uint64_t count = 0, clipped = 0;
+  float ref_min = std::numeric_limits<float>::infinity(), ref_max = -std::numeric_limits<float>::infinity();
+
+  // [lo, hi]: what the quantized tensor can represent; reference values outside are clipped.
+  void add(const float* ref, const float* test, size_t n, float lo = -std::numeric_limits<float>::infinity(),
+           float hi = std::numeric_limits<float>::infinity());
+  double sqnr_db() const;  // 10 log10(signal power / error power); +inf when identical
+  double cosine() const;
+  double mse() const { return count ? sum_err2 / count : 0; }
+  double clip_fraction() const { return count ? static_cast<double>(clipped) / count : 0; }
+};
+
+struct LayerReport {
+  int tensor = -1;        // in the quantized model
+  int float_tensor = -1;  // in the float model
+  int op = -1;            // producing op in the quantized model
+  std::string name, op_name;
+  bool quantized = false;
+  float scale = 0;
+  int zero_point = 0;
+  ErrorStats accumulated, isolated;
+  bool has_isolated = false;
+};
+
+struct OutputReport {
+  int index = 0;
+  std::string name;
+  ErrorStats stats;
+};
+
+// Runs a float model and its quantized rewrite side by side on the same samples.
+class QuantizationComparison {
+ public:
+  QuantizationComparison(std::shared_ptr<const Model> float_model, std::shared_ptr<const Model> quant_model,
+                         IntegerNumerics numerics = IntegerNumerics::kXnnpack, int threads = 1);
+  ~QuantizationComparison();
+
+  // One sample, as the float model's inputs (the quantized model's integer inputs, if any,
+  // are quantized from them with their own parameters).
+  void add(const std::vector<HostTensor>& float_inputs);
+
+  // Outputs of the last sample: the float model's, and the quantized model's as float.
+  const std::vector<HostTensor>& float_outputs() const;
+  const std::vector<HostTensor>& quant_outputs() const;
+
+  std::vector<LayerReport> layers() const;  // in the quantized model's op order
+  std::vector<OutputReport> outputs() const;
+  // Histograms of the float model's activations over the samples seen (for the pictures).
+  const StatsCollector& float_statistics() const;
+  size_t samples() const;
+  // How tensors were matched: "tensor map" (qcal's rewrite record) or "names" (fallback
+  // for models qcal did not write).
+  const std::string& matching() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Float values of a tensor's data (dequantized when it is quantized).
+std::vector<float> as_float(const HostTensor& t, const Quantization* q);
+// Float -> the quantized type with TFLite's rounding (half away from zero, saturating).
+HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point);
+
+}  // namespace qcal

@@ -1,0 +1,87 @@
+// Task accuracy and the report files (report.json, report.md, report.html).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "qcal/dataset.h"
+#include "qcal/report.h"
+
+namespace qcal {
+
+enum class Task { kClassify, kDetect, kSegment, kLandmarks, kGeneric };
+Task parse_task(const std::string& name);  // throws qcal::Error naming the choices
+const char* task_name(Task task);
+
+// Accumulates a task's accuracy of the quantized model against the float model (and
+// against labels, for classification) over samples.
+class AccuracyEvaluator {
+ public:
+  // input_width normalizes landmark errors (landmarks are in input pixels).
+  AccuracyEvaluator(Task task, int input_width);
+  // Both models' outputs for one sample, as float; label < 0 when unknown.
+  void add(const std::vector<HostTensor>& float_outputs, const std::vector<HostTensor>& quant_outputs, int label = -1);
+  // {"task", "metric", "float", "quantized", "drop", ...task details, "outputs": [...]}
+  nlohmann::json result(const std::vector<OutputReport>& outputs) const;
+
+ private:
+  struct Detection {
+    float box[4];
+    int cls;
+    float score;
+    int sample;
+  };
+  double mean_average_precision() const;
+
+  Task task_;
+  int input_width_;
+  size_t samples_ = 0;
+  size_t top1_agree_ = 0, top5_agree_ = 0, labelled_ = 0, float_correct_ = 0, quant_correct_ = 0;
+  uint64_t pixels_ = 0, agree_ = 0;
+  std::vector<uint64_t> inter_, uni_;
+  double landmark_err_ = 0;
+  uint64_t landmark_count_ = 0;
+  std::vector<Detection> truth_, found_;
+};
+
+// Everything a report shows.
+struct ReportData {
+  std::string float_model, quant_model;
+  nlohmann::json preprocessing, calibration, accuracy;
+  std::string matching;
+  size_t samples = 0;
+  std::vector<LayerReport> layers;
+  std::vector<OutputReport> outputs;
+  const StatsCollector* float_stats = nullptr;  // activation histograms (for the pictures)
+  std::shared_ptr<const QuantizationComparison> comparison;  // keeps float_stats alive
+  nlohmann::json preprocessing_dataset;                   // what the dataset loader saw
+  std::string scheme;
+  int histograms = 6;                           // worst layers shown with their histogram
+};
+
+nlohmann::json report_json(const ReportData& data);
+std::string report_markdown(const nlohmann::json& report);
+std::string report_html(const nlohmann::json& report);
+// Writes DIR/report.json, report.md and report.html (each atomically).
+void write_report(const std::filesystem::path& dir, const ReportData& data);
+
+}  // namespace qcal
+
+namespace qcal {
+
+struct ReportOptions {
+  Task task = Task::kGeneric;
+  IntegerNumerics numerics = IntegerNumerics::kXnnpack;
+  int threads = 1;
+};
+
+// Runs both models over the dataset (pre-processed for the float model) and gathers
+// everything a report shows. Labels the models by file name.
+ReportData compare_models(std::shared_ptr<const Model> float_model, const std::string& float_label,
+                          std::shared_ptr<const Model> quant_model, const std::string& quant_label, const Preprocessing& pre,
+                          const DatasetOptions& dataset, const ReportOptions& options);
+
+}  // namespace qcal

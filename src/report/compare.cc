@@ -1,0 +1,364 @@
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "qcal/error.h"
+#include "qcal/quantize.h"
+#include "qcal/report.h"
+
+namespace qcal {
+
+void ErrorStats::add(const float* ref, const float* test, size_t n, float lo, float hi) {
+  for (size_t i = 0; i < n; ++i) {
+    const double r = ref[i], t = test[i], e = r - t;
+    sum_ref2 += r * r;
+    sum_test2 += t * t;
+    sum_dot += r * t;
+    sum_err2 += e * e;
+    max_abs = std::max(max_abs, std::abs(e));
+    clipped += ref[i] < lo || ref[i] > hi;
+    ref_min = std::min(ref_min, ref[i]);
+    ref_max = std::max(ref_max, ref[i]);
+  }
+  count += n;
+}
+
+double ErrorStats::sqnr_db() const {
+  if (sum_err2 == 0) return std::numeric_limits<double>::infinity();
+  if (sum_ref2 == 0) return -std::numeric_limits<double>::infinity();
+  return 10 * std::log10(sum_ref2 / sum_err2);
+}
+
+double ErrorStats::cosine() const {
+  if (sum_ref2 == 0 || sum_test2 == 0) return sum_ref2 == sum_test2 ? 1.0 : 0.0;
+  return sum_dot / std::sqrt(sum_ref2 * sum_test2);
+}
+
+namespace {
+
+bool is_quantized(DType t, const Quantization* q) {
+  return (t == DType::kInt8 || t == DType::kUInt8 || t == DType::kInt16) && q && q->has_scale();
+}
+
+std::vector<float> dequantize(DType dtype, const uint8_t* data, size_t n, const Quantization* q) {
+  std::vector<float> out(n);
+  if (dtype == DType::kFloat32) {
+    std::memcpy(out.data(), data, n * 4);
+    return out;
+  }
+  if (!is_quantized(dtype, q)) throw Error(std::string("cannot compare a ") + dtype_name(dtype) + " tensor as float");
+  const float s = q->scale[0];
+  const int32_t zp = q->zero_point.empty() ? 0 : static_cast<int32_t>(q->zero_point[0]);
+  for (size_t i = 0; i < n; ++i) {
+    int32_t v = 0;
+    if (dtype == DType::kInt8) v = reinterpret_cast<const int8_t*>(data)[i];
+    else if (dtype == DType::kUInt8) v = data[i];
+    else v = reinterpret_cast<const int16_t*>(data)[i];
+    out[i] = s * static_cast<float>(v - zp);
+  }
+  return out;
+}
+
+// What a quantized tensor can represent (values outside were clipped).
+std::pair<float, float> representable(DType dtype, const Quantization* q) {
+  if (!is_quantized(dtype, q)) return {-INFINITY, INFINITY};
+  const int32_t lo = dtype == DType::kInt8 ? -128 : dtype == DType::kUInt8 ? 0 : -32768;
+  const int32_t hi = dtype == DType::kInt8 ? 127 : dtype == DType::kUInt8 ? 255 : 32767;
+  const float s = q->scale[0];
+  const int32_t zp = q->zero_point.empty() ? 0 : static_cast<int32_t>(q->zero_point[0]);
+  return {s * static_cast<float>(lo - zp), s * static_cast<float>(hi - zp)};
+}
+
+const Quantization* quant_of(const Tensor& t) { return t.quantization ? &*t.quantization : nullptr; }
+
+// Keeps every float tensor of one inference, by index.
+class CaptureObserver : public Observer {
+ public:
+  explicit CaptureObserver(std::map<int, std::vector<float>>& store) : store_(store) {}
+  void on_tensor(const TensorEvent& e) override {
+    if (e.data.dtype != DType::kFloat32) return;
+    const float* p = e.data.as<float>();
+    store_[e.tensor].assign(p, p + e.data.size());
+  }
+
+ private:
+  std::map<int, std::vector<float>>& store_;
+};
+
+// One quantized op alone: its non-constant inputs are graph inputs.
+struct IsolatedOp {
+  int op = -1;
+  std::vector<int> inputs;         // quantized-model tensors fed in, in graph-input order
+  std::vector<int> float_sources;  // the float-model tensors they are made from
+  std::vector<int> outputs;        // quantized-model tensors produced
+  std::unique_ptr<Executor> executor;
+};
+
+std::unique_ptr<Executor> single_op_executor(const Model& m, int op_index, std::vector<int>& inputs,
+                                             std::vector<int>& outputs, const ExecutorOptions& options) {
+  const Subgraph& sg = m.subgraphs[0];
+  const Operator& op = sg.operators[op_index];
+  auto one = std::make_shared<Model>();
+  one->buffers.emplace_back();
+  one->subgraphs.emplace_back();
+  Subgraph& s = one->subgraphs[0];
+  std::map<int, int> remap;
+  auto map_tensor = [&](int t) {
+    if (t < 0) return t;
+    if (auto it = remap.find(t); it != remap.end()) return it->second;
+    Tensor copy = sg.tensors[t];
+    if (const Buffer* b = m.data_of(copy)) copy.buffer = one->add_buffer(b->data);
+    else copy.buffer = 0;
+    s.tensors.push_back(std::move(copy));
+    return remap[t] = static_cast<int>(s.tensors.size() - 1);
+  };
+  Operator o = op;
+  for (int32_t& t : o.inputs) {
+    const int orig = t;
+    t = map_tensor(t);
+    if (orig >= 0 && !m.data_of(sg.tensors[orig]) &&
+        std::find(s.inputs.begin(), s.inputs.end(), t) == s.inputs.end()) {
+      s.inputs.push_back(t);
+      inputs.push_back(orig);
+    }
+  }
+  for (int32_t& t : o.outputs) {
+    const int orig = t;
+    t = map_tensor(t);
+    s.outputs.push_back(t);
+    outputs.push_back(orig);
+  }
+  s.operators.push_back(std::move(o));
+  return std::make_unique<Executor>(one, options, "op " + std::to_string(op_index));
+}
+
+}  // namespace
+
+std::vector<float> as_float(const HostTensor& t, const Quantization* q) {
+  return dequantize(t.dtype, t.data.data(), static_cast<size_t>(t.size()), q);
+}
+
+HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point) {
+  HostTensor out = HostTensor::zeros(t.name, dtype, t.shape);
+  const int32_t lo = dtype == DType::kInt8 ? -128 : dtype == DType::kUInt8 ? 0 : -32768;
+  const int32_t hi = dtype == DType::kInt8 ? 127 : dtype == DType::kUInt8 ? 255 : 32767;
+  const float* x = t.as<float>();
+  for (int64_t i = 0; i < t.size(); ++i) {
+    const int32_t q = std::clamp(static_cast<int32_t>(std::round(x[i] / scale)) + zero_point, lo, hi);
+    if (dtype == DType::kInt8) out.as<int8_t>()[i] = static_cast<int8_t>(q);
+    else if (dtype == DType::kUInt8) out.as<uint8_t>()[i] = static_cast<uint8_t>(q);
+    else out.as<int16_t>()[i] = static_cast<int16_t>(q);
+  }
+  return out;
+}
+
+struct QuantizationComparison::Impl {
+  std::shared_ptr<const Model> fm, qm;
+  std::unique_ptr<Executor> fex, qex;
+  std::map<int, int> to_float;  // quantized tensor -> float tensor
+  std::string matching;
+  std::vector<LayerReport> layers;
+  std::map<int, size_t> layer_of;  // quantized tensor -> index in layers
+  std::vector<OutputReport> outputs;
+  std::vector<IsolatedOp> isolated;
+  std::vector<HostTensor> last_float, last_quant;
+  StatsCollector stats{Histogram::kDefaultMaxBins, 4096, false};
+  size_t samples = 0;
+
+  void build_map() {
+    const Subgraph& qs = qm->subgraphs.at(0);
+    const Subgraph& fs = fm->subgraphs.at(0);
+    if (auto rec = quantization_record(*qm); rec && rec->contains("summary") && (*rec)["summary"].contains("tensor_map")) {
+      for (const auto& pair : (*rec)["summary"]["tensor_map"]) {
+        const int q = pair[0], f = pair[1];
+        if (q >= 0 && q < static_cast<int>(qs.tensors.size()) && f >= 0 && f < static_cast<int>(fs.tensors.size()))
+          to_float[q] = f;
+      }
+      matching = "tensor map";
+      return;
+    }
+    // Not written by qcal: match unique names (what else is there).
+    std::map<std::string, int> by_name;
+    std::set<std::string> duplicate;
+    for (size_t i = 0; i < fs.tensors.size(); ++i)
+      if (!by_name.emplace(fs.tensors[i].name, static_cast<int>(i)).second) duplicate.insert(fs.tensors[i].name);
+    for (size_t i = 0; i < qs.tensors.size(); ++i) {
+      auto it = by_name.find(qs.tensors[i].name);
+      if (it != by_name.end() && !duplicate.count(it->first) && !qm->data_of(qs.tensors[i])) to_float[static_cast<int>(i)] = it->second;
+    }
+    matching = "names";
+  }
+
+  void build_layers(const ExecutorOptions& qopt) {
+    const Subgraph& qs = qm->subgraphs[0];
+    for (size_t oi = 0; oi < qs.operators.size(); ++oi) {
+      const Operator& op = qs.operators[oi];
+      bool any = false;
+      for (int32_t t : op.outputs) {
+        if (t < 0 || !to_float.count(t)) continue;
+        const Tensor& qt = qs.tensors[t];
+        if (qt.dtype != DType::kFloat32 && !is_quantized(qt.dtype, quant_of(qt))) continue;
+        LayerReport l;
+        l.tensor = t;
+        l.float_tensor = to_float[t];
+        l.op = static_cast<int>(oi);
+        l.name = qt.name;
+        l.op_name = op.code.name();
+        l.quantized = is_quantized(qt.dtype, quant_of(qt));
+        if (l.quantized) {
+          l.scale = qt.quantization->scale[0];
+          l.zero_point = qt.quantization->zero_point.empty() ? 0 : static_cast<int>(qt.quantization->zero_point[0]);
+        }
+        layer_of[t] = layers.size();
+        layers.push_back(std::move(l));
+        any = true;
+      }
+      // Isolated runs for ops that produce quantized values from inputs the float model has.
+      const auto code = op.builtin();
+      if (!any || code == tflite::BuiltinOperator::DEQUANTIZE) continue;
+      bool quantized_out = false;
+      for (int32_t t : op.outputs) quantized_out = quantized_out || (t >= 0 && is_quantized(qs.tensors[t].dtype, quant_of(qs.tensors[t])));
+      if (!quantized_out) continue;
+      IsolatedOp iso;
+      iso.op = static_cast<int>(oi);
+      try {
+        iso.executor = single_op_executor(*qm, iso.op, iso.inputs, iso.outputs, qopt);
+      } catch (const Error&) {
+        continue;  // e.g. an op qcal cannot run alone; the accumulated view still covers it
+      }
+      bool fed = true;
+      for (int t : iso.inputs) {
+        auto it = to_float.find(t);
+        fed = fed && it != to_float.end();
+        iso.float_sources.push_back(fed ? it->second : -1);
+      }
+      if (fed) isolated.push_back(std::move(iso));
+    }
+    const Subgraph& qsg = qm->subgraphs[0];
+    for (size_t k = 0; k < qsg.outputs.size(); ++k) outputs.push_back({static_cast<int>(k), qsg.tensors[qsg.outputs[k]].name, {}});
+  }
+};
+
+QuantizationComparison::QuantizationComparison(std::shared_ptr<const Model> float_model,
+                                               std::shared_ptr<const Model> quant_model, IntegerNumerics numerics,
+                                               int threads)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->fm = std::move(float_model);
+  impl_->qm = std::move(quant_model);
+  ExecutorOptions fopt{threads};
+  ExecutorOptions qopt{threads};
+  qopt.integer_numerics = numerics;
+  impl_->fex = std::make_unique<Executor>(impl_->fm, fopt, "float model");
+  impl_->qex = std::make_unique<Executor>(impl_->qm, qopt, "quantized model");
+  if (impl_->fex->outputs().size() != impl_->qex->outputs().size())
+    throw Error("the models do not match: " + std::to_string(impl_->fex->outputs().size()) + " vs " +
+                std::to_string(impl_->qex->outputs().size()) + " outputs");
+  impl_->build_map();
+  impl_->build_layers(qopt);
+}
+
+QuantizationComparison::~QuantizationComparison() = default;
+
+void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
+  Impl& m = *impl_;
+  std::map<int, std::vector<float>> ref;
+  CaptureObserver capture(ref);
+  struct Both : Observer {
+    Observer* a;
+    Observer* b;
+    void on_tensor(const TensorEvent& e) override { a->on_tensor(e), b->on_tensor(e); }
+  } both;
+  both.a = &capture;
+  both.b = &m.stats;
+  m.last_float = m.fex->run(float_inputs, &both);
+
+  // The quantized model's inputs: as given, or quantized where the model takes integers.
+  const Subgraph& qs = m.qm->subgraphs[0];
+  std::vector<HostTensor> qin;
+  for (size_t k = 0; k < float_inputs.size(); ++k) {
+    const Tensor& t = qs.tensors[m.qex->inputs().at(k)];
+    if (is_quantized(t.dtype, quant_of(t)))
+      qin.push_back(quantize_host(float_inputs[k], t.dtype, t.quantization->scale[0],
+                                  t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0])));
+    else
+      qin.push_back(float_inputs[k]);
+  }
+
+  struct Compare : Observer {
+    Impl* m;
+    std::map<int, std::vector<float>>* ref;
+    void on_tensor(const TensorEvent& e) override {
+      auto l = m->layer_of.find(e.tensor);
+      if (l == m->layer_of.end()) return;
+      auto r = ref->find(m->to_float[e.tensor]);
+      if (r == ref->end() || r->second.size() != static_cast<size_t>(e.data.size())) return;
+      const Quantization* q = quant_of(e.info);
+      const std::vector<float> test = dequantize(e.data.dtype, e.data.data, r->second.size(), q);
+      const auto [lo, hi] = representable(e.data.dtype, q);
+      m->layers[l->second].accumulated.add(r->second.data(), test.data(), test.size(), lo, hi);
+    }
+  } compare;
+  compare.m = &m;
+  compare.ref = &ref;
+  const std::vector<HostTensor> qout = m.qex->run(qin, &compare);
+
+  m.last_quant.clear();
+  for (size_t k = 0; k < qout.size(); ++k) {
+    const Tensor& t = qs.tensors[qs.outputs[k]];
+    HostTensor f{qout[k].name, DType::kFloat32, qout[k].shape, {}};
+    const std::vector<float> v = as_float(qout[k], quant_of(t));
+    f.data.resize(v.size() * 4);
+    std::memcpy(f.data.data(), v.data(), f.data.size());
+    m.last_quant.push_back(std::move(f));
+    const std::vector<float> r = as_float(m.last_float[k], nullptr);
+    if (r.size() == v.size()) m.outputs[k].stats.add(r.data(), v.data(), v.size());
+  }
+
+  // Isolated: each op on the float model's own inputs.
+  for (IsolatedOp& iso : m.isolated) {
+    const Subgraph& isg = iso.executor->model().subgraphs[0];
+    std::vector<HostTensor> in;
+    bool ok = true;
+    for (size_t k = 0; k < iso.inputs.size() && ok; ++k) {
+      auto r = ref.find(iso.float_sources[k]);
+      const Tensor& t = isg.tensors[isg.inputs[k]];
+      if (r == ref.end() || static_cast<int64_t>(r->second.size()) != num_elements(t.shape)) {
+        ok = false;
+        break;
+      }
+      HostTensor h{t.name, DType::kFloat32, t.shape, std::vector<uint8_t>(r->second.size() * 4)};
+      std::memcpy(h.data.data(), r->second.data(), h.data.size());
+      in.push_back(is_quantized(t.dtype, quant_of(t))
+                       ? quantize_host(h, t.dtype, t.quantization->scale[0],
+                                       t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0]))
+                       : std::move(h));
+    }
+    if (!ok) continue;
+    const std::vector<HostTensor> out = iso.executor->run(in);
+    for (size_t k = 0; k < out.size(); ++k) {
+      auto l = m.layer_of.find(iso.outputs[k]);
+      if (l == m.layer_of.end()) continue;
+      auto r = ref.find(m.to_float[iso.outputs[k]]);
+      if (r == ref.end()) continue;
+      const Tensor& t = isg.tensors[isg.outputs[k]];
+      const std::vector<float> v = as_float(out[k], quant_of(t));
+      if (v.size() != r->second.size()) continue;
+      const auto [lo, hi] = representable(t.dtype, quant_of(t));
+      LayerReport& layer = m.layers[l->second];
+      layer.isolated.add(r->second.data(), v.data(), v.size(), lo, hi);
+      layer.has_isolated = true;
+    }
+  }
+  ++m.samples;
+}
+
+const std::vector<HostTensor>& QuantizationComparison::float_outputs() const { return impl_->last_float; }
+const std::vector<HostTensor>& QuantizationComparison::quant_outputs() const { return impl_->last_quant; }
+std::vector<LayerReport> QuantizationComparison::layers() const { return impl_->layers; }
+std::vector<OutputReport> QuantizationComparison::outputs() const { return impl_->outputs; }
+const StatsCollector& QuantizationComparison::float_statistics() const { return impl_->stats; }
+size_t QuantizationComparison::samples() const { return impl_->samples; }
+const std::string& QuantizationComparison::matching() const { return impl_->matching; }
+
+}  // namespace qcal
