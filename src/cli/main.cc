@@ -16,6 +16,7 @@
 #include "qcal/passes.h"
 #include "qcal/quantize.h"
 #include "qcal/report_writer.h"
+#include "qcal/scheme_comparison.h"
 #include "qcal/run_tools.h"
 
 namespace fs = std::filesystem;
@@ -298,6 +299,75 @@ int run_quantize(const QuantizeArgs& a) {
   return 0;
 }
 
+struct CompareArgs {
+  std::string model, eval_images, output, task = "generic";
+  std::string schemes = "int8:minmax,int8:percentile,int8:kl,int8:mse,fp16,dynamic";
+  int runs = 20;
+  DataArgs data;
+};
+
+// One calibration pass, every scheme from the same statistics, each evaluated on held-out
+// images by the executors, one table.
+int run_compare(const CompareArgs& a) {
+  auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
+  qcal::check_float_model(*model, a.model);
+  const std::vector<qcal::SchemeSpec> specs = qcal::parse_schemes(a.schemes);
+  fs::create_directories(a.output);
+  std::optional<qcal::CalibrationData> calib;
+  if (std::any_of(specs.begin(), specs.end(), [](const auto& s) { return s.scheme == "int8"; })) {
+    QuantizeArgs qa;
+    qa.model = a.model;
+    qa.data = a.data;
+    calib = obtain_calibration(qa, model);
+  }
+  DataArgs eval = a.data;
+  eval.images = a.eval_images;
+  eval.inputs.clear();
+  std::vector<qcal::SchemeResult> results;
+  for (const qcal::SchemeSpec& spec : specs) {
+    std::cout << "== " << spec.label << "\n";
+    qcal::QuantizeSummary summary;
+    qcal::Model q = qcal::build_scheme(*model, spec, calib ? &*calib : nullptr, {}, {}, summary);
+    nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
+                             {"summary", summary.to_json()}};
+    if (spec.scheme == "int8")
+      record["calibration"] = {{"method", spec.calibrator}, {"samples", calib->samples},
+                               {"preprocessing", calib->from_images ? calib->preprocessing.describe() : "npy inputs"}};
+    qcal::set_quantization_record(q, record);
+    qcal::verify_quantized_model(q);
+    std::string file = spec.label;
+    std::replace(file.begin(), file.end(), ':', '_');
+    const fs::path path = fs::path(a.output) / (file + ".tflite");
+    qcal::write_model(q, path.string(), a.model);
+    auto qm = std::make_shared<qcal::Model>(qcal::read_model(path.string()));
+    const qcal::ReportData d = run_comparison(model, a.model, qm, path.string(), eval, a.task, qcal::IntegerNumerics::kXnnpack);
+    const nlohmann::json r = qcal::report_json(d);
+    qcal::SchemeResult res;
+    res.label = spec.label;
+    res.file = path.filename().string();
+    res.bytes = static_cast<int64_t>(fs::file_size(path));
+    res.accuracy = r["accuracy"];
+    res.min_output_sqnr_db = 200;
+    for (const auto& o : r["outputs"]) res.min_output_sqnr_db = std::min(res.min_output_sqnr_db, o["sqnr_db"].get<double>());
+    if (!r["layers"].empty()) {
+      const auto& w = r["layers"][0];
+      res.worst_layer = "op " + std::to_string(w["op_index"].get<int>()) + " " + w["op"].get<std::string>();
+      res.worst_layer_sqnr_db = w["isolated_sqnr_db"].is_null() ? w["sqnr_db"].get<double>() : w["isolated_sqnr_db"].get<double>();
+    }
+    res.latency_ms = qcal::median_latency_ms(*qm, a.runs);
+    res.kept_float = static_cast<int>(summary.kept_float.size());
+    results.push_back(std::move(res));
+  }
+  const nlohmann::json c = qcal::comparison_json(results);
+  qcal::write_file_atomic(fs::path(a.output) / "compare.json", c.dump(1) + "\n");
+  const std::string md = qcal::comparison_markdown(c);
+  qcal::write_file_atomic(fs::path(a.output) / "compare.md", md);
+  qcal::write_file_atomic(fs::path(a.output) / "compare.html", qcal::comparison_html(c));
+  std::cout << md << "winner: " << c["winner"].get<std::string>() << "\nwrote " << a.output
+            << "/compare.json, compare.md, compare.html and one .tflite per scheme\n";
+  return 0;
+}
+
 struct RewriteArgs {
   std::string model, output;
 };
@@ -519,6 +589,17 @@ int main(int argc, char** argv) {
   quantize->add_option("--task", qa.task, "for --report: classify, detect, segment, landmarks or generic")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
 
+  CompareArgs cpa;
+  auto* compare = app.add_subcommand("compare", "Build several schemes from one calibration pass and compare them");
+  compare->add_option("model", cpa.model, "the float .tflite model")->required();
+  compare->add_option("--eval-images", cpa.eval_images, "held-out images the schemes are evaluated on")->required();
+  compare->add_option("--schemes", cpa.schemes, "comma-separated: int8:minmax, int8:percentile, int8:kl, int8:mse, fp16, dynamic");
+  compare->add_option("--task", cpa.task, "classify, detect, segment, landmarks or generic (default)")
+      ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+  compare->add_option("--runs", cpa.runs, "timed runs per scheme for the latency column")->check(CLI::Range(1, 10000));
+  compare->add_option("-o,--output-dir", cpa.output, "folder for the models and compare.json/.md/.html")->required();
+  add_data_options(compare, cpa.data);
+
   ReportArgs rpa;
   auto* report = app.add_subcommand("report", "Compare a quantized model with its float model: per-layer error, accuracy");
   report->add_option("float_model", rpa.float_model, "the float .tflite model")->required();
@@ -595,6 +676,7 @@ int main(int argc, char** argv) {
     if (*inspect) return run_inspect(ia);
     if (*quantize) return run_quantize(qa);
     if (*report) return run_report(rpa);
+    if (*compare) return run_compare(cpa);
     if (*rewrite) return run_rewrite(ra);
     if (*run) return run_run(runa);
     if (*calibrate) return run_calibrate(ca);

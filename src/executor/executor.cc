@@ -1,4 +1,5 @@
 #include "qcal/executor.h"
+#include "qcal/passes.h"
 
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
@@ -252,6 +253,32 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
   }
   for (int32_t i : m.sg->inputs)
     if (m.proto[i].constant) throw Error(m.label + ": subgraph input '" + m.sg->tensors[i].name + "' is a constant");
+
+  // Hybrid ("dynamic range") models: float ops reading int8 weights. qcal runs them with
+  // the weights dequantized once (what the weights mean); the runtime's hybrid kernels also
+  // quantize the activations on the fly, which this does not model.
+  {
+    std::vector<int> float_readers(m.sg->tensors.size(), 0), other_readers(m.sg->tensors.size(), 0);
+    for (const Operator& op : m.sg->operators) {
+      const bool float_op = numerics_of(*m.sg, op) == Numerics::kFloat && op.builtin() != tflite::BuiltinOperator::DEQUANTIZE &&
+                            op.builtin() != tflite::BuiltinOperator::QUANTIZE && !op.code.is_custom();
+      for (int32_t i : op.inputs)
+        if (i >= 0) (float_op ? float_readers : other_readers)[i]++;
+    }
+    for (size_t i = 0; i < m.sg->tensors.size(); ++i) {
+      const Tensor& t = m.sg->tensors[i];
+      TensorData& d = m.proto[i];
+      const bool quantized_weights = d.constant && is_quantized_int(t.dtype) && d.quant && d.quant->has_scale();
+      if (!quantized_weights || float_readers[i] == 0 || other_readers[i] != 0) continue;
+      const std::vector<float> values = constant_as_float(*m.model, t);
+      m.persistent.emplace_back(values.size() * 4);
+      std::memcpy(m.persistent.back().get(), values.data(), values.size() * 4);
+      d.data = m.persistent.back().get();
+      d.bytes = values.size() * 4;
+      d.dtype = DType::kFloat32;
+      d.quant = nullptr;
+    }
+  }
 
   try {
     m.steps.resize(m.sg->operators.size());
