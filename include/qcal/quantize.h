@@ -31,6 +31,9 @@ struct QuantizeOptions {
   // name (exact), or a regular expression over tensor names ("re:^block_3/.*").
   std::vector<std::string> keep_float;
   int dynamic_min_elements = 1024;  // dynamic: smaller weights stay float (as TFLite does)
+  // int8 bias correction: per op (by its output tensor in the float model), a shift per
+  // output channel added to the float bias before it is quantized.
+  std::map<int, std::vector<float>> bias_corrections;
 };
 
 // One op that stayed float in an int8 model, and why.
@@ -47,6 +50,7 @@ struct QuantizeSummary {
   std::vector<KeptFloat> kept_float;
   int quantized_ops = 0;
   int quantize_ops_added = 0, dequantize_ops_added = 0;
+  int bias_corrected = 0;  // biases shifted by bias correction
   int64_t weight_bytes_before = 0, weight_bytes_after = 0;
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
   // it, i.e. the one calibration ran on), for tensors that carry the same values.

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct LayerReport {
   int zero_point = 0;
   ErrorStats accumulated, isolated;
   bool has_isolated = false;
+  // Isolated view, per output channel (last axis): sum of (float - quantized), and values
+  // per channel: the systematic shift bias correction removes.
+  std::vector<double> channel_error_sum;
+  uint64_t channel_count = 0;
 };
 
 struct OutputReport {
@@ -81,6 +86,11 @@ class QuantizationComparison {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Bias correction from a comparison's isolated view: for every quantized op with a bias
+// (conv, depthwise, FC, transpose conv), the mean float-minus-quantized error per output
+// channel, keyed by the op's output tensor in the float model (QuantizeOptions::bias_corrections).
+std::map<int, std::vector<float>> bias_corrections(const std::vector<LayerReport>& layers, const Model& quant_model);
 
 // Float values of a tensor's data (dequantized when it is quantized).
 std::vector<float> as_float(const HostTensor& t, const Quantization* q);

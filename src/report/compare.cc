@@ -4,6 +4,7 @@
 #include <set>
 
 #include "qcal/error.h"
+#include "qcal/op_table.h"
 #include "qcal/quantize.h"
 #include "qcal/report.h"
 
@@ -194,6 +195,8 @@ struct QuantizationComparison::Impl {
     const Subgraph& qs = qm->subgraphs[0];
     for (size_t oi = 0; oi < qs.operators.size(); ++oi) {
       const Operator& op = qs.operators[oi];
+      // A DEQUANTIZE carries its input's values unchanged: nothing to blame it for.
+      if (op.builtin() == tflite::BuiltinOperator::DEQUANTIZE) continue;
       bool any = false;
       for (int32_t t : op.outputs) {
         if (t < 0 || !to_float.count(t)) continue;
@@ -348,9 +351,29 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       LayerReport& layer = m.layers[l->second];
       layer.isolated.add(r->second.data(), v.data(), v.size(), lo, hi);
       layer.has_isolated = true;
+      const size_t channels = t.shape.empty() ? 1 : static_cast<size_t>(std::max(1, t.shape.back()));
+      if (layer.channel_error_sum.size() != channels) layer.channel_error_sum.assign(channels, 0.0), layer.channel_count = 0;
+      for (size_t i = 0; i < v.size(); ++i) layer.channel_error_sum[i % channels] += r->second[i] - v[i];
+      layer.channel_count += v.size() / channels;
     }
   }
   ++m.samples;
+}
+
+std::map<int, std::vector<float>> bias_corrections(const std::vector<LayerReport>& layers, const Model& qm) {
+  std::map<int, std::vector<float>> out;
+  const Subgraph& sg = qm.subgraphs.at(0);
+  for (const LayerReport& l : layers) {
+    if (!l.has_isolated || l.channel_count == 0 || l.op < 0) continue;
+    const Operator& op = sg.operators[l.op];
+    const OpQuantInfo& info = op_quant_info(op.code);
+    if (info.bias < 0 || static_cast<int>(op.inputs.size()) <= info.bias || op.inputs[info.bias] < 0) continue;
+    if (op.outputs.empty() || op.outputs[0] != l.tensor) continue;
+    std::vector<float> shift(l.channel_error_sum.size());
+    for (size_t c = 0; c < shift.size(); ++c) shift[c] = static_cast<float>(l.channel_error_sum[c] / l.channel_count);
+    out[l.float_tensor] = std::move(shift);
+  }
+  return out;
 }
 
 const std::vector<HostTensor>& QuantizationComparison::float_outputs() const { return impl_->last_float; }

@@ -29,6 +29,7 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
   d.preprocessing_dataset = dr.to_json();
   if (auto rec = quantization_record(*qm)) {
     d.calibration = rec->value("calibration", nlohmann::json(nullptr));
+    if (rec->contains("bias_correction") && d.calibration.is_object()) d.calibration["bias_correction"] = (*rec)["bias_correction"];
     d.scheme = rec->value("summary", nlohmann::json::object()).value("scheme", "");
   }
   d.comparison = cmp;  // the histograms live there

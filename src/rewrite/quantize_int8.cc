@@ -326,8 +326,15 @@ class Int8Rewriter {
     return weights_[key] = w;
   }
 
-  int quantized_bias(int oi, int t, int weights, int activation) {
-    const std::vector<float> b = constant_as_float(m_, tensor(t));
+  int quantized_bias(int oi, int t, int weights, int activation, int output) {
+    std::vector<float> b = constant_as_float(m_, tensor(t));
+    if (auto c = opt_.bias_corrections.find(output); c != opt_.bias_corrections.end()) {
+      if (c->second.size() != b.size())
+        throw Error("bias correction for '" + tensor(output).name + "' has " + std::to_string(c->second.size()) +
+                    " values for " + std::to_string(b.size()) + " channels");
+      for (size_t i = 0; i < b.size(); ++i) b[i] += c->second[i];
+      ++sum_.bias_corrected;
+    }
     const std::vector<float>& ws = tensor(weights).quantization->scale;
     const float in_scale = tensor(activation).quantization->scale[0];
     Quantization q;
@@ -424,7 +431,7 @@ class Int8Rewriter {
         // The bias scale needs the activation's and weights' final scales.
         if (info.bias >= 0 && static_cast<int>(op.inputs.size()) > info.bias && op.inputs[info.bias] >= 0)
           op.inputs[info.bias] = quantized_bias(static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights],
-                                                op.inputs[info.activation_input]);
+                                                op.inputs[info.activation_input], op.outputs.at(0));
         for (int32_t& t : op.outputs)
           if (t >= 0 && int8_[t] >= 0) t = int8_[t];
         op.code.version = std::max(op.code.version, info.int8_version);

@@ -123,6 +123,7 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"kept_float", kept},
           {"quantize_ops_added", quantize_ops_added},
           {"dequantize_ops_added", dequantize_ops_added},
+          {"bias_corrected", bias_corrected},
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},
           {"notes", notes},
