@@ -7,7 +7,8 @@
 //   nearest:  src = (dst + 0.5 if half_pixel_centers) * scale, floor'ed, or round'ed
 //             (half away from zero) with align_corners; min(in - 1), max(0) with half pixels.
 // Float32 bilinear evaluates those weights in XNNPACK's arithmetic form (what LiteRT runs;
-// bit-identical to it); integer bilinear follows TFLite's reference kernels (see below).
+// bit-identical to it). Int8 bilinear follows XNNPACK's s8-ibilinear with
+// IntegerNumerics::kXnnpack and TFLite's ResizeBilinearInteger with kReference (see below).
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -124,8 +125,11 @@ void blend_row_f32(const float* __restrict row0, const float* __restrict row1, f
 // Source taps: float32 uses XNNPACK's form of TFLite's coordinates (the same points and
 // weights; the source coordinate is y * scale + (0.5 * scale - 0.5), clamped to
 // [0, in - 1], lo = trunc, hi = min(lo + 1, in - 1)); uint8 uses TFLite's reference
-// (ResizeBilinear<uint8_t>: float weights, + 0.5, truncated); int8/int16 use TFLite's
-// ResizeBilinearInteger (10-bit fixed point, 20-bit products rounded half away from zero).
+// (ResizeBilinear<uint8_t>: float weights, + 0.5, truncated); int16, and int8 in reference
+// mode, use TFLite's ResizeBilinearInteger (10-bit fixed point, 20-bit products rounded half
+// away from zero). Int8 in xnnpack mode (what LiteRT runs) is XNNPACK's s8-ibilinear: the
+// float taps above, weights lrintf(frac * 2^11), two horizontal lerps then a vertical one in
+// 11-bit fixed point, one rounding shift by 22.
 class ResizeBilinearKernel : public ResizeKernel {
  public:
   using ResizeKernel::ResizeKernel;
@@ -138,8 +142,9 @@ class ResizeBilinearKernel : public ResizeKernel {
       ctx.fail(std::string("type ") + dtype_name(t) + " is not supported (float32, int8, uint8, int16)");
     const TensorData& in = ctx.in(0);
     const TensorData& out = ctx.out();
+    xnnpack_int8_ = t == DType::kInt8 && ctx.integer_numerics == IntegerNumerics::kXnnpack;
     auto taps = [&](int32_t i, int32_t o) {
-      if (t == DType::kFloat32) return xnnpack_taps(i, o);
+      if (t == DType::kFloat32 || xnnpack_int8_) return xnnpack_taps(i, o);
       if (t == DType::kUInt8) return reference_taps(i, o);
       return integer_taps(i, o);
     };
@@ -163,7 +168,8 @@ class ResizeBilinearKernel : public ResizeKernel {
 
  private:
   // Per output row/column: the two source indices and the fractional position, as a float
-  // (src - lo) or, for the integer kernel, 10-bit fixed point (src * 1024 - lo * 1024).
+  // (src - lo) and in fixed point: XNNPACK's lrintf(frac * 2^11), or for TFLite's integer
+  // kernel 10 bits (src * 1024 - lo * 1024).
   struct Tap {
     int32_t lo = 0, hi = 0;
     float frac = 0;
@@ -181,6 +187,7 @@ class ResizeBilinearKernel : public ResizeKernel {
       t.lo = static_cast<int32_t>(src);
       t.hi = std::min(t.lo + 1, in - 1);
       t.frac = src - static_cast<float>(t.lo);
+      t.q = static_cast<int32_t>(std::lrint(t.frac * 2048.0f));  // exact product, rounded to even
     }
     return taps;
   }
@@ -247,6 +254,16 @@ class ResizeBilinearKernel : public ResizeKernel {
                               static_cast<float>(p01[c]) * wy0 * dx + static_cast<float>(p11[c]) * dy * dx + 0.5f;
               o[c] = static_cast<T>(v);
             }
+          } else if (xnnpack_int8_) {
+            // XNNPACK's s8-ibilinear: top/bottom lerps with 11 fractional bits, the vertical
+            // lerp adds 11 more, then (acc + 2^21) >> 22 (arithmetic: rounds half up).
+            const int32_t ax = tx.q, ay = ty.q;
+            for (int64_t c = 0; c < depth; ++c) {
+              const int32_t top = p00[c] * 2048 + (p01[c] - p00[c]) * ax;
+              const int32_t bottom = p10[c] * 2048 + (p11[c] - p10[c]) * ax;
+              const int32_t acc = top * 2048 + (bottom - top) * ay;
+              o[c] = static_cast<T>((acc + (1 << 21)) >> 22);
+            }
           } else {
             const int64_t wy1 = ty.q, wy0 = (1 << 10) - ty.q, wx1 = tx.q, wx0 = (1 << 10) - tx.q;
             for (int64_t c = 0; c < depth; ++c) {
@@ -263,6 +280,7 @@ class ResizeBilinearKernel : public ResizeKernel {
   std::vector<Tap> ys_, xs_;
   std::vector<int32_t> x_lo_, x_hi_;
   std::vector<float> x_alpha_;
+  bool xnnpack_int8_ = false;
 };
 
 // ---- RESIZE_NEAREST_NEIGHBOR --------------------------------------------------------------

@@ -1,6 +1,6 @@
 // RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR against per-element references written from
-// TFLite's reference formulas (source coordinates in float, as TFLite computes them),
-// plus hand-computed cases.
+// TFLite's reference formulas (source coordinates in float, as TFLite computes them) and,
+// for int8 in xnnpack numerics, XNNPACK's s8-ibilinear, plus hand-computed cases.
 #include <cmath>
 #include <optional>
 #include <random>
@@ -27,7 +27,8 @@ struct Opts {
 
 HostTensor run_resize(BuiltinOperator code, DType t, const Shape& in, const std::vector<uint8_t>& bytes, int oh, int ow, Opts o,
                       int threads = 1, std::optional<Quantization> qin = std::nullopt,
-                      std::optional<Quantization> qout = std::nullopt) {
+                      std::optional<Quantization> qout = std::nullopt,
+                      IntegerNumerics numerics = IntegerNumerics::kXnnpack) {
   ModelBuilder b;
   const int x = b.input(t, in, qin);
   const int size = b.constant_i32({2}, {oh, ow});
@@ -44,7 +45,11 @@ HostTensor run_resize(BuiltinOperator code, DType t, const Shape& in, const std:
     b.op(code, {x, size}, {y}, opt);
   }
   b.output(y);
-  return b.run({HostTensor{"", t, in, bytes}}, threads)[0];
+  ExecutorOptions eo;
+  eo.threads = threads;
+  eo.integer_numerics = numerics;
+  Executor ex(std::make_shared<Model>(b.model()), eo, "test model");
+  return ex.run({HostTensor{b.sg().tensors[x].name, t, in, bytes}})[0];
 }
 
 float ref_scale(int in, int out, bool align) {
@@ -131,7 +136,7 @@ int64_t ref_bilinear_int(const std::vector<int8_t>& x, const Shape& s, int b, in
   return acc >= 0 ? (acc + (1 << 19)) >> 20 : -((-acc + (1 << 19)) >> 20);
 }
 
-TEST(ResizeBilinear, Int8UsesTfliteFixedPoint) {
+TEST(ResizeBilinear, Int8ReferenceUsesTfliteFixedPoint) {
   const Shape s = {1, 4, 5, 2};
   std::mt19937 rng(7);
   std::vector<int8_t> x(num_elements(s));
@@ -139,7 +144,7 @@ TEST(ResizeBilinear, Int8UsesTfliteFixedPoint) {
   for (const Opts& o : kVariants)
     for (auto [oh, ow] : {std::pair{8, 10}, std::pair{3, 3}, std::pair{7, 9}}) {
       const auto got = test::from_bytes<int8_t>(run_resize(BuiltinOperator::RESIZE_BILINEAR, DType::kInt8, s, test::to_bytes(x), oh, ow,
-                                                           o, 1, quant(0.1f, 3), quant(0.1f, 3)).data);
+                                                           o, 1, quant(0.1f, 3), quant(0.1f, 3), IntegerNumerics::kReference).data);
       size_t i = 0;
       for (int y = 0; y < oh; ++y)
         for (int xx = 0; xx < ow; ++xx)
@@ -148,6 +153,58 @@ TEST(ResizeBilinear, Int8UsesTfliteFixedPoint) {
   EXPECT_THROW(run_resize(BuiltinOperator::RESIZE_BILINEAR, DType::kInt8, s, test::to_bytes(x), 8, 10, {}, 1, quant(0.1f, 3),
                           quant(0.2f, 3)),
                Error);
+}
+
+// XNNPACK's s8-ibilinear (what LiteRT runs), element by element: source coordinate
+// y * scale (+ 0.5 * scale - 0.5, clamped to [0, in - 1], with half-pixel centers), weight
+// round-to-even(frac * 2048), then in exact integers
+// top = tl * 2048 + (tr - tl) * wx (bottom alike), out = floor((top * 2048 + (bottom - top) * wy + 2^21) / 2^22).
+int64_t ref_bilinear_xnnpack(const std::vector<int8_t>& x, const Shape& s, int b, int oy, int ox, int c, int oh, int ow, Opts o) {
+  auto coord = [&](int v, int in, int out, int* lo, int* hi) {
+    const float sc = ref_scale(in, out, o.align_corners);
+    float src = static_cast<float>(v) * sc;
+    if (o.half_pixel) src = std::min(std::max(src + (0.5f * sc - 0.5f), 0.0f), static_cast<float>(in - 1));
+    *lo = static_cast<int>(src);
+    *hi = std::min(*lo + 1, in - 1);
+    return static_cast<int64_t>(std::nearbyint((src - static_cast<float>(*lo)) * 2048.0f));
+  };
+  int y0, y1, x0, x1;
+  const int64_t wy = coord(oy, s[1], oh, &y0, &y1), wx = coord(ox, s[2], ow, &x0, &x1);
+  auto at = [&](int y, int xx) { return static_cast<int64_t>(x[((b * s[1] + y) * s[2] + xx) * s[3] + c]); };
+  const int64_t top = at(y0, x0) * 2048 + (at(y0, x1) - at(y0, x0)) * wx;
+  const int64_t bottom = at(y1, x0) * 2048 + (at(y1, x1) - at(y1, x0)) * wx;
+  const int64_t acc = top * 2048 + (bottom - top) * wy;
+  return static_cast<int64_t>(std::floor((acc + (1 << 21)) / 4194304.0));
+}
+
+TEST(ResizeBilinear, Int8XnnpackUsesS8Ibilinear) {
+  const Shape s = {2, 5, 7, 3};
+  std::mt19937 rng(11);
+  std::vector<int8_t> x(num_elements(s));
+  for (auto& v : x) v = static_cast<int8_t>(std::uniform_int_distribution<int>(-128, 127)(rng));
+  const std::vector<float> xf(x.begin(), x.end());
+  int differ_from_tflite = 0;
+  for (const Opts& o : kVariants)
+    for (auto [oh, ow] : {std::pair{12, 9}, std::pair{3, 3}, std::pair{10, 14}, std::pair{1, 4}, std::pair{5, 7}}) {
+      const auto bytes = test::to_bytes(x);
+      const auto got = test::from_bytes<int8_t>(
+          run_resize(BuiltinOperator::RESIZE_BILINEAR, DType::kInt8, s, bytes, oh, ow, o, 1, quant(0.02f, 10), quant(0.02f, 10)).data);
+      const auto two_threads = run_resize(BuiltinOperator::RESIZE_BILINEAR, DType::kInt8, s, bytes, oh, ow, o, 2, quant(0.02f, 10),
+                                          quant(0.02f, 10)).data;
+      EXPECT_EQ(test::to_bytes(got), two_threads);
+      size_t i = 0;
+      for (int b = 0; b < 2; ++b)
+        for (int y = 0; y < oh; ++y)
+          for (int xx = 0; xx < ow; ++xx)
+            for (int c = 0; c < 3; ++c, ++i) {
+              ASSERT_EQ(got[i], ref_bilinear_xnnpack(x, s, b, y, xx, c, oh, ow, o))
+                  << "ac " << o.align_corners << " hp " << o.half_pixel << " size " << oh << "x" << ow << " at " << y << "," << xx;
+              // Close to the exact interpolation: rounding plus the 11-bit weights' error.
+              ASSERT_LE(std::abs(got[i] - ref_bilinear(xf, s, b, y, xx, c, oh, ow, o)), 0.75);
+              if (b == 0) differ_from_tflite += got[i] != ref_bilinear_int(x, s, 0, y, xx, c, oh, ow, o);
+            }
+    }
+  EXPECT_GT(differ_from_tflite, 0);  // the two runtimes round differently
 }
 
 TEST(ResizeBilinear, Uint8RoundsTheFloatFormula) {
