@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qcal/dataset.h"
+#include "qcal/quantize.h"
 #include "qcal/report.h"
 
 namespace qcal {
@@ -83,5 +84,27 @@ struct ReportOptions {
 ReportData compare_models(std::shared_ptr<const Model> float_model, const std::string& float_label,
                           std::shared_ptr<const Model> quant_model, const std::string& quant_label, const Preprocessing& pre,
                           const DatasetOptions& dataset, const ReportOptions& options);
+
+}  // namespace qcal
+
+namespace qcal {
+
+// Automatic float fallback (quantize --max-drop): while the task metric's drop exceeds
+// max_drop, return the worst-ranked quantized layer (isolated SQNR on the evaluation data)
+// to float; keep the change only if the drop improves; stop when the target holds, after
+// max_steps tries, or when no candidate is left.
+struct FallbackResult {
+  Model model;
+  QuantizeSummary summary;
+  std::vector<std::string> added_rules;  // "#N" keep-float rules, with what they were
+  std::vector<std::string> rule_notes;   // "CONV_2D 'name' (isolated SQNR 12.3 dB)"
+  nlohmann::json steps = nlohmann::json::array();
+  double drop = 0;
+  bool met = false;
+};
+FallbackResult quantize_with_fallback(std::shared_ptr<const Model> float_model, const std::string& label,
+                                      const TensorRanges& ranges, const QuantizeOptions& options, const Preprocessing& pre,
+                                      const DatasetOptions& eval, const ReportOptions& report_options, double max_drop,
+                                      int max_steps);
 
 }  // namespace qcal

@@ -187,6 +187,8 @@ struct QuantizeArgs {
   DataArgs data;
   std::string report_dir, eval_images, task = "generic";
   bool bias_correction = false;
+  double max_drop = -1;
+  int max_fallback_steps = 10;
 };
 
 // --keep-float @FILE reads one rule per line (# starts a comment), e.g. the list
@@ -251,6 +253,30 @@ int run_quantize(const QuantizeArgs& a) {
     copt.percentile = a.percentile;
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
     out = qcal::quantize_int8(*model, ranges, opt, summary);
+    if (a.max_drop >= 0) {
+      DataArgs eval = a.data;
+      if (!a.eval_images.empty()) eval.images = a.eval_images, eval.inputs.clear();
+      if (eval.images.empty() && eval.inputs.empty())
+        throw qcal::Error("--max-drop evaluates candidates: give --eval-images (or --images)");
+      qcal::ReportOptions ro;
+      ro.task = qcal::parse_task(a.task);
+      ro.threads = a.data.threads;
+      const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
+      qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
+                                                             a.max_drop, a.max_fallback_steps);
+      out = std::move(fr.model);
+      summary = std::move(fr.summary);
+      std::string rules = "# --keep-float rules found by qcal quantize --max-drop " + std::to_string(a.max_drop) + " (" +
+                          a.task + "); use with --keep-float @FILE\n";
+      for (const auto& r : opt.keep_float) rules += r + "\n";
+      for (size_t k = 0; k < fr.added_rules.size(); ++k) rules += fr.added_rules[k] + "  # " + fr.rule_notes[k] + "\n";
+      const std::string rules_file = a.output + ".keep-float.txt";
+      qcal::write_file_atomic(rules_file, rules);
+      std::printf("fallback: drop %.6g %s the target %.6g with %zu ops returned to float; rules in %s\n", fr.drop,
+                  fr.met ? "meets" : "does NOT meet", a.max_drop, fr.added_rules.size(), rules_file.c_str());
+      record["fallback"] = {{"max_drop", a.max_drop}, {"drop", fr.drop}, {"met", fr.met}, {"steps", fr.steps},
+                            {"task", a.task}};
+    }
     if (a.bias_correction) {
       // Measure each quantized conv/FC's systematic shift on the calibration images (each op
       // fed the float model's inputs), fold it into the biases, quantize again.
@@ -607,6 +633,12 @@ int main(int argc, char** argv) {
                        "output tensor names, or @FILE with one rule per line; repeatable");
   quantize->add_flag("--per-tensor", qa.per_tensor, "int8 weights with one scale per tensor instead of per channel");
   add_data_options(quantize, qa.data);
+  quantize->add_option("--max-drop", qa.max_drop,
+                       "int8: return the worst layers to float, one at a time, until the --task metric drops by at most "
+                       "this much on --eval-images; writes OUT.keep-float.txt")
+      ->check(CLI::Range(0.0, 1e9));
+  quantize->add_option("--max-fallback-steps", qa.max_fallback_steps, "layers --max-drop may try (default 10)")
+      ->check(CLI::Range(1, 10000));
   quantize->add_flag("--bias-correction", qa.bias_correction,
                      "int8: remove each conv/FC's mean error per channel, measured on the calibration images");
   quantize->add_option("--report", qa.report_dir, "also write a report (report.json/.md/.html) of the new model here");

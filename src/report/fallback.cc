@@ -1,0 +1,76 @@
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "qcal/error.h"
+#include "qcal/quantize.h"
+#include "qcal/report_writer.h"
+
+namespace qcal {
+
+FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std::string& label, const TensorRanges& ranges,
+                                      const QuantizeOptions& options, const Preprocessing& pre, const DatasetOptions& eval,
+                                      const ReportOptions& ro, double max_drop, int max_steps) {
+  if (ro.task == Task::kGeneric)
+    throw Error("--max-drop needs a task metric: give --task classify, detect, segment or landmarks");
+  // The op of the given float model that writes each tensor: keep-float rules name it.
+  const Subgraph& fs = fm->subgraphs.at(0);
+  std::vector<int> producer(fs.tensors.size(), -1);
+  for (size_t oi = 0; oi < fs.operators.size(); ++oi)
+    for (int32_t t : fs.operators[oi].outputs)
+      if (t >= 0) producer[t] = static_cast<int>(oi);
+
+  auto evaluate = [&](const QuantizeOptions& o, QuantizeSummary& s, Model& m, nlohmann::json& report) {
+    m = quantize_int8(*fm, ranges, o, s);
+    const ReportData d = compare_models(fm, label, std::make_shared<Model>(m), "candidate", pre, eval, ro);
+    report = report_json(d);
+    const nlohmann::json& drop = report["accuracy"]["drop"];
+    if (!drop.is_number()) throw Error("the task metric gave no drop to compare");
+    return drop.get<double>();
+  };
+
+  FallbackResult r;
+  QuantizeOptions current = options;
+  nlohmann::json report;
+  r.drop = evaluate(current, r.summary, r.model, report);
+  r.steps.push_back({{"kept_float", nlohmann::json::array()}, {"drop", r.drop}});
+  std::printf("fallback: drop %.6g with every quantizable op in int8 (target %.6g)\n", r.drop, max_drop);
+  std::set<int> tried;
+  for (int step = 0; step < max_steps && r.drop > max_drop; ++step) {
+    int op = -1;
+    std::string what;
+    for (const auto& l : report["layers"]) {  // worst first
+      if (!l["quantized"].get<bool>() || l["isolated_sqnr_db"].is_null()) continue;
+      const int ft = l["float_tensor"];
+      const int p = ft >= 0 && ft < static_cast<int>(producer.size()) ? producer[ft] : -1;
+      if (p < 0 || tried.count(p)) continue;
+      op = p;
+      what = l["op"].get<std::string>() + " '" + l["name"].get<std::string>() + "' (isolated SQNR " +
+             std::to_string(l["isolated_sqnr_db"].get<double>()) + " dB)";
+      break;
+    }
+    if (op < 0) break;  // nothing left to try
+    tried.insert(op);
+    QuantizeOptions candidate = current;
+    candidate.keep_float.push_back("#" + std::to_string(op));
+    QuantizeSummary s;
+    Model m;
+    nlohmann::json rep;
+    const double drop = evaluate(candidate, s, m, rep);
+    const bool better = drop < r.drop - 1e-12;
+    std::printf("fallback: op %d %s float -> drop %.6g (%s)\n", op, what.c_str(), drop, better ? "kept" : "undone");
+    r.steps.push_back({{"op", op}, {"layer", what}, {"drop", drop}, {"kept", better}});
+    if (!better) continue;
+    current = candidate;
+    r.drop = drop;
+    r.model = std::move(m);
+    r.summary = std::move(s);
+    r.added_rules.push_back("#" + std::to_string(op));
+    r.rule_notes.push_back(what);
+    report = std::move(rep);
+  }
+  r.met = r.drop <= max_drop;
+  return r;
+}
+
+}  // namespace qcal
