@@ -20,6 +20,15 @@ std::string trim(std::string s) {
   return s;
 }
 
+// Numbers for people: 4 significant digits; null as "-".
+std::string num(const json& v) {
+  if (!v.is_number()) return v.is_null() ? "-" : v.dump();
+  std::ostringstream s;
+  s.precision(4);
+  s << v.get<double>();
+  return s.str();
+}
+
 std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) o += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
@@ -109,9 +118,10 @@ std::string comparison_markdown(const json& c) {
     << "|---|---|---|---|---|---|---|---|\n";
   for (const json& r : c["schemes"]) {
     s << "| " << r["scheme"].get<std::string>() << (r["winner"].get<bool>() ? " **(winner)**" : "") << " | " << r["bytes"]
-      << " | " << r["metric"].get<std::string>() << " | " << r["quantized"].dump() << " | " << r["drop"].dump() << " | "
-      << r["min_output_sqnr_db"].get<double>() << " | " << r["worst_layer"].get<std::string>() << " ("
-      << r["worst_layer_sqnr_db"].get<double>() << ") | " << r["latency_ms"].get<double>() << " |\n";
+      << " | " << r["metric"].get<std::string>() << " | " << num(r["quantized"]) << " | " << num(r["drop"]) << " | "
+      << num(r["min_output_sqnr_db"]) << " | "
+      << (r["worst_layer"].get<std::string>().empty() ? "-" : r["worst_layer"].get<std::string>() + " (" + num(r["worst_layer_sqnr_db"]) + ")")
+      << " | " << num(r["latency_ms"]) << " |\n";
   }
   return s.str();
 }
@@ -125,9 +135,9 @@ std::string comparison_html(const json& c) {
        "<th>its SQNR (dB)</th><th>latency (ms)</th></tr>";
   for (const json& r : c["schemes"])
     s << "<tr" << (r["winner"].get<bool>() ? " class=win" : "") << "><td>" << esc(r["scheme"]) << "</td><td>" << r["bytes"]
-      << "</td><td>" << esc(r["metric"]) << "</td><td>" << esc(r["quantized"].dump()) << "</td><td>" << esc(r["drop"].dump())
-      << "</td><td>" << r["min_output_sqnr_db"] << "</td><td>" << esc(r["worst_layer"]) << "</td><td>"
-      << r["worst_layer_sqnr_db"] << "</td><td>" << r["latency_ms"] << "</td></tr>";
+      << "</td><td>" << esc(r["metric"]) << "</td><td>" << num(r["quantized"]) << "</td><td>" << num(r["drop"])
+      << "</td><td>" << num(r["min_output_sqnr_db"]) << "</td><td>" << esc(r["worst_layer"]) << "</td><td>"
+      << num(r["worst_layer_sqnr_db"]) << "</td><td>" << num(r["latency_ms"]) << "</td></tr>";
   s << "</table><p>Winner (highlighted): smallest accuracy drop, ties to the smaller model. Latency: qcal's executor, "
        "1 thread, median.</p></body></html>\n";
   return s.str();
