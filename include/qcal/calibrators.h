@@ -17,6 +17,9 @@ struct CalibratorOptions {
   int kl_target_bins = 128;   // kl: quantized levels the distribution is compressed to
   int kl_start_bin = 128;     // kl: first threshold tried (in histogram bins)
   int bits = 8;               // mse: width of the integer grid
+  // calibrate(): percentile/kl/mse fall back to min-max for tensors with fewer histogram
+  // values than this (a few values are no distribution to clip).
+  uint64_t min_values = 512;
 };
 
 // The whole observed range.

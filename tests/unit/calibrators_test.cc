@@ -506,3 +506,21 @@ TEST(CalibratorAll, HistogramMissingOneSideOfTheExactRange) {
     }
   }
 }
+
+// One value per image over a few dozen images is no distribution: the clipping calibrators
+// keep the observed range (a clipped logit before a sigmoid wrecked a real model's score).
+TEST(CalibratorAll, FewValuesKeepTheObservedRange) {
+  std::vector<float> v = {-7.6f, -7.1f, -6.9f, -7.3f, -2.0f, -7.0f, -7.2f, -6.8f};
+  qcal::TensorStats s;
+  s.add(v.data(), v.size(), 1);
+  for (const std::string name : {"percentile", "kl", "mse"}) {
+    const qcal::Range r = qcal::calibrate(s, name);
+    EXPECT_FLOAT_EQ(r.min, -7.6f) << name;
+    EXPECT_FLOAT_EQ(r.max, -2.0f) << name;
+  }
+  qcal::CalibratorOptions o;
+  o.min_values = 0;  // the distribution-based answer when asked for
+  o.percentile = 80;
+  const qcal::Range clipped = qcal::calibrate(s, "percentile", o);
+  EXPECT_TRUE(clipped.min > -7.6f || clipped.max < -2.0f);
+}
