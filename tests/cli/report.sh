@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# End to end on a real model and real photos: quantize --report, qcal report, qcal compare,
+# --max-drop (automatic float fallback, its rules file reused with --keep-float @FILE) and
+# --bias-correction. Checks the files and their keys, not figures (those are in the interop
+# tests and docs/quantization.md).   usage: report.sh QCAL
+set -euo pipefail
+QCAL=$1
+CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
+MODEL="$CACHE/models/hand_landmark_lite.tflite"
+[[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/calib" "$W/eval"
+i=0
+for f in "$CACHE"/photos/*; do
+  if (( i % 7 == 0 )); then ln -s "$f" "$W/eval/"; elif (( i % 3 == 0 )); then ln -s "$f" "$W/calib/"; fi
+  i=$((i + 1))
+done
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+
+echo "-- quantize --report"
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/q.tflite" --report "$W/rep" --eval-images "$W/eval" \
+  --task landmarks > "$W/q.log"
+for f in report.json report.md report.html; do [[ -s "$W/rep/$f" ]] || { echo "FAIL: no $f"; exit 1; }; done
+[[ $(json "$W/rep/report.json" "set(d['layers'][0].keys()).issuperset(['tensor','name','op','sqnr_db','cosine','mse','max_abs','clip_fraction','isolated_sqnr_db'])") == True ]] \
+  || { echo "FAIL: layer keys"; exit 1; }
+[[ $(json "$W/rep/report.json" "d['accuracy']['task']") == landmarks ]] || { echo "FAIL: task"; exit 1; }
+[[ $(json "$W/rep/report.json" "d['calibration']['method']") == minmax ]] || { echo "FAIL: calibration record"; exit 1; }
+[[ $(json "$W/rep/report.json" "d['tensor_matching']") == "tensor map" ]] || { echo "FAIL: matching"; exit 1; }
+[[ $(json "$W/rep/report.json" "len(d['histograms']) > 0 and all(l['isolated_sqnr_db'] is not None for l in d['layers'] if l['op'] == 'CONV_2D')") == True ]] \
+  || { echo "FAIL: histograms / isolated view"; exit 1; }
+grep -q "<svg" "$W/rep/report.html" && ! grep -q "<script" "$W/rep/report.html" || { echo "FAIL: html"; exit 1; }
+echo "ok"
+
+echo "-- qcal report (reference numerics)"
+"$QCAL" report "$MODEL" "$W/q.tflite" --images "$W/eval" --quiet --numerics reference -o "$W/rep2" > /dev/null
+[[ $(json "$W/rep2/report.json" "len(d['outputs'])") == 4 ]] || { echo "FAIL: outputs"; exit 1; }
+echo "ok"
+
+echo "-- qcal compare"
+"$QCAL" compare "$MODEL" --images "$W/calib" --eval-images "$W/eval" --schemes int8:minmax,int8:mse,fp16 --task landmarks \
+  --runs 2 --quiet -o "$W/cmp" > /dev/null
+[[ $(json "$W/cmp/compare.json" "len(d['schemes'])") == 3 ]] || { echo "FAIL: compare rows"; exit 1; }
+[[ $(json "$W/cmp/compare.json" "sum(r['winner'] for r in d['schemes'])") == 1 ]] || { echo "FAIL: one winner"; exit 1; }
+for f in int8_minmax.tflite int8_mse.tflite fp16.tflite compare.md compare.html; do
+  [[ -s "$W/cmp/$f" ]] || { echo "FAIL: no $f"; exit 1; }
+done
+echo "ok"
+
+echo "-- quantize --max-drop (rules reusable with --keep-float @FILE)"
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fb.tflite" --max-drop 0 --task landmarks \
+  --eval-images "$W/eval" --max-fallback-steps 2 > "$W/fb.log"
+grep -q "^fallback: drop" "$W/fb.log" || { echo "FAIL: no fallback summary"; cat "$W/fb.log"; exit 1; }
+[[ -s "$W/fb.tflite.keep-float.txt" ]] || { echo "FAIL: no rules file"; exit 1; }
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet --keep-float @"$W/fb.tflite.keep-float.txt" -o "$W/fb2.tflite" > /dev/null
+echo "ok"
+
+echo "-- quantize --bias-correction"
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/bc.tflite" --bias-correction > "$W/bc.log"
+grep -q "^bias correction: [1-9][0-9]* biases shifted" "$W/bc.log" || { echo "FAIL: bias correction"; cat "$W/bc.log"; exit 1; }
+echo "ok"
