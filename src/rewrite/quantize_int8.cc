@@ -150,6 +150,12 @@ class Int8Rewriter {
     return slot != info.weights && slot != info.bias && !contains(info.float_inputs, slot);
   }
 
+  bool is_graph_output(const Operator& op) const {
+    for (int32_t t : op.outputs)
+      if (t < 0 || std::find(sg_->outputs.begin(), sg_->outputs.end(), t) == sg_->outputs.end()) return false;
+    return !op.outputs.empty();
+  }
+
   void keep_float(int oi, const std::string& reason) {
     const Operator& op = sg().operators[oi];
     const std::string out = !op.outputs.empty() && op.outputs[0] >= 0 ? tensor(op.outputs[0]).name : "";
@@ -171,6 +177,15 @@ class Int8Rewriter {
       }
       if (!info.int8) {
         keep_float(oi, op.code.is_custom() ? "custom op: runs in float behind DEQUANTIZE (as TFLite does)" : info.note);
+        continue;
+      }
+      // A sigmoid/softmax/tanh whose output is a model output: its int8 form has a fixed step
+      // of 1/256 (or 1/128), so a probability of 0.0005 becomes 0 - a large relative error on
+      // every score near 0. With float model outputs nothing is gained by running it in int8.
+      if (info.fixed_output && opt_.io == IoType::kFloat && is_graph_output(op)) {
+        keep_float(oi, "model output with a fixed int8 range (steps of " +
+                           std::to_string(info.fixed_output->scale).substr(0, 8) +
+                           "): float keeps small probabilities (--io int8 quantizes it)");
         continue;
       }
       std::string why;

@@ -29,10 +29,11 @@ TEST(AsymmetricParams, ZeroIsExactAndRangeHoldsZero) {
 }
 
 // input [1,8,8,3] -> CONV 3x3 (relu) -> MAX_POOL -> CONCAT(with a 1x1 CONV of the input,
-// pooled) -> LOGISTIC -> output; plus a custom op reading the concat, as a second output.
+// pooled) -> LOGISTIC -> RESHAPE -> output; plus a custom op reading the concat, as a second
+// output.
 struct TestGraph {
   ModelBuilder b;
-  int in, conv, pool, conv2, pool2, concat, sig, custom;
+  int in, conv, pool, conv2, pool2, concat, sig, flat, custom;
   TensorRanges ranges;
 
   TestGraph() {
@@ -62,9 +63,11 @@ struct TestGraph {
     b.op(B::CONCATENATION, {pool, pool2}, {concat}, cc);
     sig = b.tensor(DType::kFloat32, {1, 4, 4, 6}, std::nullopt, "sigmoid");
     b.op(B::LOGISTIC, {concat}, {sig});
+    flat = b.tensor(DType::kFloat32, {1, 96}, std::nullopt, "flat");
+    b.op(B::RESHAPE, {sig, b.constant_i32({2}, {1, 96})}, {flat});
     custom = b.tensor(DType::kFloat32, {1, 4, 4, 6}, std::nullopt, "custom_out");
     b.custom_op("MyCustomOp", {concat}, {custom});
-    b.output(sig);
+    b.output(flat);
     b.output(custom);
     ranges[in] = {0.0f, 1.0f};
     ranges[conv] = {0.0f, 3.0f};
@@ -73,6 +76,7 @@ struct TestGraph {
     ranges[pool2] = {-1.0f, 1.5f};
     ranges[concat] = {-1.0f, 2.5f};
     ranges[sig] = {0.2f, 0.9f};
+    ranges[flat] = {0.2f, 0.9f};
     ranges[custom] = {-1.0f, 2.5f};
   }
 };
@@ -89,7 +93,7 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
   QuantizeSummary s;
   const Model q = quantize_int8(g.b.model(), g.ranges, {}, s);
   ASSERT_NO_THROW(verify_quantized_model(q));
-  EXPECT_EQ(s.quantized_ops, 6);
+  EXPECT_EQ(s.quantized_ops, 7);
   ASSERT_EQ(s.kept_float.size(), 1u);
   EXPECT_EQ(s.kept_float[0].op_name, "MyCustomOp");
 
@@ -114,10 +118,12 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
   EXPECT_FLOAT_EQ(cq.scale[0], want.scale);
   EXPECT_EQ(cq.zero_point[0], want.zero_point);
 
-  // Fixed output range of LOGISTIC; the graph output keeps its index, float via DEQUANTIZE.
+  // Fixed output range of LOGISTIC, carried through the same-scale RESHAPE; the graph
+  // output keeps its index, float via DEQUANTIZE.
   const Operator& sig = *find_op(q, B::LOGISTIC);
   EXPECT_FLOAT_EQ(tensor(q, sig.outputs[0]).quantization->scale[0], 1.0f / 256);
   EXPECT_EQ(tensor(q, sig.outputs[0]).quantization->zero_point[0], -128);
+  EXPECT_FLOAT_EQ(tensor(q, find_op(q, B::RESHAPE)->outputs[0]).quantization->scale[0], 1.0f / 256);
   for (int32_t o : q.subgraphs[0].outputs) EXPECT_EQ(tensor(q, o).dtype, DType::kFloat32);
   EXPECT_EQ(tensor(q, q.subgraphs[0].inputs[0]).dtype, DType::kFloat32);
 
@@ -128,7 +134,7 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
   ASSERT_NE(custom, nullptr);
   EXPECT_EQ(tensor(q, custom->inputs[0]).dtype, DType::kFloat32);
   EXPECT_EQ(s.quantize_ops_added, 1);    // the input
-  EXPECT_EQ(s.dequantize_ops_added, 2);  // the sigmoid output and the custom op's input
+  EXPECT_EQ(s.dequantize_ops_added, 2);  // the model output and the custom op's input
 
   // Every quantized-model tensor maps to the float tensor whose values it carries.
   for (const auto& [qt, ft] : s.tensor_map)
@@ -136,6 +142,28 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
 
   // The model survives the writer's round trip.
   EXPECT_NO_THROW(read_model_from_bytes(serialize_model(q), "q"));
+}
+
+// A sigmoid that is a model output stays float under --io float (int8 would round every
+// probability below 1/512 to 0), and is int8 under --io int8.
+TEST(QuantizeInt8, SigmoidModelOutputStaysFloatWithFloatIo) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 4});
+  const int y = b.tensor(DType::kFloat32, {1, 4});
+  b.op(B::LOGISTIC, {x}, {y});
+  b.output(y);
+  const TensorRanges ranges = {{x, {-8.0f, 8.0f}}, {y, {0.0f, 1.0f}}};
+  QuantizeSummary s;
+  const Model f = quantize_int8(b.model(), ranges, {}, s);
+  ASSERT_EQ(s.kept_float.size(), 1u);
+  EXPECT_NE(s.kept_float[0].reason.find("model output"), std::string::npos);
+  EXPECT_EQ(tensor(f, find_op(f, B::LOGISTIC)->inputs[0]).dtype, DType::kFloat32);
+  QuantizeOptions o;
+  o.io = IoType::kInt8;
+  QuantizeSummary si;
+  const Model i = quantize_int8(b.model(), ranges, o, si);
+  EXPECT_TRUE(si.kept_float.empty());
+  EXPECT_EQ(tensor(i, find_op(i, B::LOGISTIC)->outputs[0]).dtype, DType::kInt8);
 }
 
 TEST(QuantizeInt8, IntegerIoQuantizesTheGraphEdges) {
