@@ -189,9 +189,15 @@ inline float round_half_away(float v) {
   return t + (d >= 0.5f ? 1.0f : 0.0f) - (d <= -0.5f ? 1.0f : 0.0f);
 }
 
-// float32 -> int8/uint8/int16: q = clamp(round(x / scale) + zero_point), per tensor or per
-// channel (TFLite's AffineQuantize / PerChannelQuantize). int8/uint8/int16 -> int8/uint8/
-// int16: TFLite's fixed-point Requantize with multiplier input_scale / output_scale.
+// Two runtimes, picked by OpContext::integer_numerics:
+//  * TFLite's builtin kernel (kReference, and what LiteRT runs for what its XNNPACK delegate
+//    rejects): float32 -> int8/uint8/int16 as q = clamp(round(x / scale) + zero_point), half
+//    away from zero, per tensor or per channel (AffineQuantize / PerChannelQuantize);
+//    int8/uint8/int16 -> int8/uint8/int16 with the fixed-point Requantize (multiplier
+//    input_scale / output_scale).
+//  * XNNPACK (kXnnpack), which LiteRT's delegate uses for float32 -> per-tensor int8/uint8,
+//    and for int8 -> int8 / uint8 -> uint8 when input_scale / output_scale is in
+//    [1/256, 128]: see xnnpack_quantize() and xnnpack_requantize().
 class QuantizeKernel : public OpKernel {
  public:
   void prepare(OpContext& ctx) override {
@@ -202,19 +208,31 @@ class QuantizeKernel : public OpKernel {
     check_constant_bytes(ctx, 0, "the input");
     if (!is_quantized_type(out.dtype))
       ctx.fail(std::string("the output must be int8, uint8 or int16, is ") + dtype_name(out.dtype));
+    const bool xnnpack_out = ctx.integer_numerics == IntegerNumerics::kXnnpack &&
+                             (out.dtype == DType::kInt8 || out.dtype == DType::kUInt8);
+    auto per_tensor_in_range = [&](const QuantParams& p) {
+      return !p.per_axis && p.zero_point[0] >= (out.dtype == DType::kInt8 ? -128 : 0) &&
+             p.zero_point[0] <= (out.dtype == DType::kInt8 ? 127 : 255);
+    };
     if (in.dtype == DType::kFloat32) {
       out_ = quant_params(ctx, out, "the output", true);
+      xnnpack_ = xnnpack_out && per_tensor_in_range(out_);
     } else if (is_quantized_type(in.dtype)) {
       in_ = quant_params(ctx, in, "the input", false);
       out_ = quant_params(ctx, out, "the output", false);
       if (!(out_.scale[0] > 0.0f)) ctx.fail("the output scale must be positive");
       requant_ = quantize_multiplier(static_cast<double>(in_.scale[0]) / static_cast<double>(out_.scale[0]));
+      const float ratio = in_.scale[0] / out_.scale[0];
+      xnnpack_ = xnnpack_out && in.dtype == out.dtype && per_tensor_in_range(in_) && per_tensor_in_range(out_) &&
+                 ratio >= 1.0f / 256.0f && ratio <= 128.0f;
+      if (xnnpack_) cvt_multiplier_ = static_cast<int32_t>(std::lrint(256.0f * ratio));
       return;
     } else {
       ctx.fail(std::string("the input must be float32, int8, uint8 or int16, is ") + dtype_name(in.dtype));
     }
     for (float s : out_.scale)
       if (!(s > 0.0f)) ctx.fail("the output scale must be positive, is " + std::to_string(s));
+    if (xnnpack_) inv_scale_ = 1.0f / out_.scale[0];
   }
   void eval(OpContext& ctx) const override {
     const TensorData& in = ctx.in(0);
@@ -222,7 +240,10 @@ class QuantizeKernel : public OpKernel {
     visit_quantized(out.dtype, [&](auto out_tag) {
       using O = decltype(out_tag);
       if (in.dtype == DType::kFloat32) {
-        quantize(in.as<float>(), out.as<O>());
+        if (xnnpack_) xnnpack_quantize(in.as<float>(), out.as<O>(), in.size());
+        else quantize(in.as<float>(), out.as<O>());
+      } else if (xnnpack_) {
+        xnnpack_requantize(in.as<O>(), out.as<O>(), in.size());
       } else {
         visit_quantized(in.dtype, [&](auto in_tag) { requantize(in.as<decltype(in_tag)>(), out.as<O>(), in.size()); });
       }
@@ -249,6 +270,28 @@ class QuantizeKernel : public OpKernel {
       }
     }
   }
+  // XNNPACK's f32 -> qs8/qu8 convert: x times the float reciprocal of the scale, rounded half
+  // to even, plus the zero point, saturated; NaN becomes the largest code (its magic-bias
+  // rounding reads NaN's bits as a large integer). Measured against LiteRT, ties included.
+  template <typename O>
+  void xnnpack_quantize(const float* x, O* y, int64_t n) const {
+    const int32_t zp = out_.zero_point[0];
+    const float lo = static_cast<float>(qmin<O>() - zp), hi = static_cast<float>(qmax<O>() - zp);
+    for (int64_t i = 0; i < n; ++i) {
+      const float t = x[i] * inv_scale_;
+      y[i] = std::isnan(t) ? static_cast<O>(qmax<O>()) : static_cast<O>(static_cast<int32_t>(std::nearbyint(std::clamp(t, lo, hi))) + zp);
+    }
+  }
+  // XNNPACK's qs8/qu8 convert: the ratio of the scales as an 8-bit fractional multiplier
+  // (lrintf(256 * in/out)), one rounding shift (half up), plus the zero point, saturated.
+  template <typename O>
+  void xnnpack_requantize(const O* x, O* y, int64_t n) const {
+    const int32_t in_zp = in_.zero_point[0], out_zp = out_.zero_point[0];
+    for (int64_t i = 0; i < n; ++i) {
+      const int32_t v = (((int32_t{x[i]} - in_zp) * cvt_multiplier_ + 128) >> 8) + out_zp;
+      y[i] = static_cast<O>(std::clamp<int32_t>(v, qmin<O>(), qmax<O>()));
+    }
+  }
   template <typename I, typename O>
   void requantize(const I* x, O* y, int64_t n) const {
     const int32_t in_zp = in_.zero_point[0], out_zp = out_.zero_point[0];
@@ -260,6 +303,9 @@ class QuantizeKernel : public OpKernel {
 
   QuantParams in_, out_;
   FixedMultiplier requant_;
+  bool xnnpack_ = false;
+  float inv_scale_ = 0.0f;
+  int32_t cvt_multiplier_ = 0;
 };
 
 // ---- CAST ---------------------------------------------------------------------------------

@@ -26,10 +26,13 @@ Quantization per_axis(std::vector<float> scales, std::vector<int64_t> zps, int a
   return q;
 }
 
-// Runs a one-op model with one graph input; returns the output bytes.
+// Runs a one-op model with one graph input; returns the output bytes. QUANTIZE depends on the
+// integer numerics (TFLite's builtin kernel or XNNPACK); the tests that check TFLite's
+// semantics run in reference mode.
 std::vector<uint8_t> run_convert(BuiltinOperator op, DType in_t, const Shape& s, std::vector<uint8_t> in_bytes, DType out_t,
                                  std::optional<Quantization> in_q = std::nullopt,
-                                 std::optional<Quantization> out_q = std::nullopt, bool constant_input = false) {
+                                 std::optional<Quantization> out_q = std::nullopt, bool constant_input = false,
+                                 IntegerNumerics numerics = IntegerNumerics::kReference) {
   ModelBuilder mb;
   const int x = mb.input(DType::kFloat32, {1});  // keeps the graph non-empty when the op is folded
   const int in = constant_input ? mb.constant(in_t, s, in_bytes, in_q) : mb.input(in_t, s, in_q);
@@ -39,7 +42,11 @@ std::vector<uint8_t> run_convert(BuiltinOperator op, DType in_t, const Shape& s,
   mb.output(x);
   std::vector<HostTensor> inputs = {host<float>({1}, {0.0f})};
   if (!constant_input) inputs.push_back(HostTensor{"", in_t, s, std::move(in_bytes)});
-  return mb.run(inputs)[0].data;
+  for (size_t k = 0; k < inputs.size(); ++k) inputs[k].name = mb.sg().tensors[mb.sg().inputs[k]].name;
+  ExecutorOptions options;
+  options.integer_numerics = numerics;
+  Executor ex(std::make_shared<Model>(mb.model()), options, "test model");
+  return ex.run(inputs)[0].data;
 }
 
 // ---- DEQUANTIZE -----------------------------------------------------------------------------
@@ -142,9 +149,10 @@ TEST(ConversionQuantize, FloatToIntMatchesNaiveForAllTypes) {
 }
 
 template <typename I, typename O>
-std::vector<O> requantize(const std::vector<I>& x, DType in_t, const Quantization& in_q, DType out_t, const Quantization& out_q) {
+std::vector<O> requantize(const std::vector<I>& x, DType in_t, const Quantization& in_q, DType out_t, const Quantization& out_q,
+                          IntegerNumerics numerics = IntegerNumerics::kReference) {
   const Shape s = {static_cast<int32_t>(x.size())};
-  return test::from_bytes<O>(run_convert(BuiltinOperator::QUANTIZE, in_t, s, test::to_bytes(x), out_t, in_q, out_q));
+  return test::from_bytes<O>(run_convert(BuiltinOperator::QUANTIZE, in_t, s, test::to_bytes(x), out_t, in_q, out_q, false, numerics));
 }
 
 TEST(ConversionQuantize, Requantize) {
@@ -166,6 +174,73 @@ TEST(ConversionQuantize, Requantize) {
   std::vector<uint8_t> ux = {0, 1, 100, 200, 255};
   const auto w = requantize<uint8_t, int16_t>(ux, DType::kUInt8, per_tensor(0.5f, 128), DType::kInt16, per_tensor(0.01f, 0));
   EXPECT_EQ(w, (std::vector<int16_t>{-6400, -6350, -1400, 3600, 6350}));
+}
+
+// ---- QUANTIZE as LiteRT's XNNPACK delegate runs it ----
+
+template <typename T>
+std::vector<T> quantize_xnnpack(const std::vector<float>& x, DType dt, const Quantization& q) {
+  const Shape s = {static_cast<int32_t>(x.size())};
+  return test::from_bytes<T>(
+      run_convert(BuiltinOperator::QUANTIZE, DType::kFloat32, s, test::to_bytes(x), dt, {}, q, false, IntegerNumerics::kXnnpack));
+}
+
+TEST(ConversionQuantizeXnnpack, FloatToIntRoundsHalfToEvenBeforeAddingTheZeroPoint) {
+  const Quantization q = per_tensor(0.5f, -3);
+  // x * (1 / 0.5): 2.5 -> 2, -2.5 -> -2, 0.5 -> 0, 1.5 -> 2 (to even), then + zp; NaN -> the
+  // largest code, as XNNPACK's magic-bias rounding reads it.
+  const std::vector<float> x = {1.25f, -1.25f, 0.25f, 0.75f, 0.0f, 1000.0f, -1000.0f, 63.0f, 0.7499999f,
+                                std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity()};
+  EXPECT_EQ(quantize_xnnpack<int8_t>(x, DType::kInt8, q), (std::vector<int8_t>{-1, -5, -3, -1, -3, 127, -128, 123, -2, 127, 127, -128}));
+  const Quantization qu = per_tensor(0.5f, 131);
+  EXPECT_EQ(quantize_xnnpack<uint8_t>(x, DType::kUInt8, qu),
+            (std::vector<uint8_t>{133, 129, 131, 133, 131, 255, 0, 255, 132, 255, 255, 0}));
+}
+
+TEST(ConversionQuantizeXnnpack, FloatToIntMultipliesByTheFloatReciprocal) {
+  const auto x = test::random_floats(4000, 11, -2.0f, 2.0f);
+  for (const Quantization& q : {per_tensor(0.0078f, -1), per_tensor(0.0037f, 17), per_tensor(1.0f / 128, 0)}) {
+    const auto got = quantize_xnnpack<int8_t>(x, DType::kInt8, q);
+    const float inv = 1.0f / q.scale[0];
+    for (size_t i = 0; i < x.size(); ++i) {
+      const long want = std::clamp<long>(std::lrint(x[i] * inv) + q.zero_point[0], -128, 127);
+      ASSERT_EQ(got[i], want) << "x=" << x[i];
+    }
+  }
+  // Per-channel outputs are not XNNPACK's: TFLite's kernel (half away from zero) in both modes.
+  const Quantization qa = per_axis({0.5f, 0.25f}, {0, 0}, 0);
+  const std::vector<float> t = {1.25f, -1.25f, 0.375f, -0.375f};
+  EXPECT_EQ(test::from_bytes<int8_t>(run_convert(BuiltinOperator::QUANTIZE, DType::kFloat32, {2, 2}, test::to_bytes(t), DType::kInt8,
+                                                 {}, qa, false, IntegerNumerics::kXnnpack)),
+            (std::vector<int8_t>{3, -3, 2, -2}));
+}
+
+TEST(ConversionQuantizeXnnpack, RequantizeWithAnEightBitMultiplier) {
+  std::vector<int8_t> x(256);
+  for (int i = 0; i < 256; ++i) x[i] = static_cast<int8_t>(i - 128);
+  for (const auto& [in_q, out_q] : {std::pair{per_tensor(0.05f, -3), per_tensor(0.0213f, 4)},
+                                    std::pair{per_tensor(0.0213f, 7), per_tensor(0.05f, -9)},
+                                    std::pair{per_tensor(0.04f, -20), per_tensor(0.04f, 15)}}) {
+    const auto got = requantize<int8_t, int8_t>(x, DType::kInt8, in_q, DType::kInt8, out_q, IntegerNumerics::kXnnpack);
+    const long m = std::lrint(256.0f * (in_q.scale[0] / out_q.scale[0]));
+    for (int i = 0; i < 256; ++i) {
+      // (d * m + 128) / 256 rounded down: half up.
+      const long d = x[i] - in_q.zero_point[0];
+      const long want = std::clamp<long>(static_cast<long>(std::floor((d * m + 128) / 256.0)) + out_q.zero_point[0], -128, 127);
+      ASSERT_EQ(got[i], want) << int(x[i]);
+      // within one step of the exact rescale
+      const double exact = (in_q.scale[0] * double(d)) / out_q.scale[0] + out_q.zero_point[0];
+      ASSERT_NEAR(got[i], std::clamp(exact, -128.0, 127.0), 1.0) << int(x[i]);
+    }
+  }
+  // Outside [1/256, 128] LiteRT's delegate leaves the op to TFLite: the fixed-point Requantize.
+  const Quantization in_q = per_tensor(0.0013f, -100), out_q = per_tensor(0.4f, -5);
+  EXPECT_EQ((requantize<int8_t, int8_t>(x, DType::kInt8, in_q, DType::kInt8, out_q, IntegerNumerics::kXnnpack)),
+            (requantize<int8_t, int8_t>(x, DType::kInt8, in_q, DType::kInt8, out_q, IntegerNumerics::kReference)));
+  // ... and so does a type change.
+  EXPECT_EQ((requantize<int8_t, uint8_t>(x, DType::kInt8, per_tensor(0.1f, -3), DType::kUInt8, per_tensor(0.07f, 125), IntegerNumerics::kXnnpack)),
+            (requantize<int8_t, uint8_t>(x, DType::kInt8, per_tensor(0.1f, -3), DType::kUInt8, per_tensor(0.07f, 125))));
 }
 
 TEST(ConversionQuantize, RejectsBadInputs) {
