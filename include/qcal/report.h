@@ -94,7 +94,9 @@ std::map<int, std::vector<float>> bias_corrections(const std::vector<LayerReport
 
 // Float values of a tensor's data (dequantized when it is quantized).
 std::vector<float> as_float(const HostTensor& t, const Quantization* q);
-// Float -> the quantized type with TFLite's rounding (half away from zero, saturating).
-HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point);
+// Float -> the quantized type, saturating, rounding as the runtime's QUANTIZE does: half to
+// even (XNNPACK: x * (1/scale)) or half away from zero (TFLite's builtin: x / scale).
+HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point,
+                         IntegerNumerics numerics = IntegerNumerics::kXnnpack);
 
 }  // namespace qcal

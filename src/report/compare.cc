@@ -140,13 +140,14 @@ std::vector<float> as_float(const HostTensor& t, const Quantization* q) {
   return dequantize(t.dtype, t.data.data(), static_cast<size_t>(t.size()), q);
 }
 
-HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point) {
+HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t zero_point, IntegerNumerics numerics) {
   HostTensor out = HostTensor::zeros(t.name, dtype, t.shape);
   const int32_t lo = dtype == DType::kInt8 ? -128 : dtype == DType::kUInt8 ? 0 : -32768;
   const int32_t hi = dtype == DType::kInt8 ? 127 : dtype == DType::kUInt8 ? 255 : 32767;
   const float* x = t.as<float>();
   for (int64_t i = 0; i < t.size(); ++i) {
-    const int32_t q = std::clamp(static_cast<int32_t>(std::round(x[i] / scale)) + zero_point, lo, hi);
+    const float r = numerics == IntegerNumerics::kXnnpack ? std::nearbyint(x[i] * (1.0f / scale)) : std::round(x[i] / scale);
+    const int32_t q = static_cast<int32_t>(std::clamp(r + static_cast<float>(zero_point), static_cast<float>(lo), static_cast<float>(hi)));
     if (dtype == DType::kInt8) out.as<int8_t>()[i] = static_cast<int8_t>(q);
     else if (dtype == DType::kUInt8) out.as<uint8_t>()[i] = static_cast<uint8_t>(q);
     else out.as<int16_t>()[i] = static_cast<int16_t>(q);
@@ -157,6 +158,7 @@ HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t 
 struct QuantizationComparison::Impl {
   std::shared_ptr<const Model> fm, qm;
   std::unique_ptr<Executor> fex, qex;
+  IntegerNumerics numerics = IntegerNumerics::kXnnpack;
   std::map<int, int> to_float;  // quantized tensor -> float tensor
   std::string matching;
   std::vector<LayerReport> layers;
@@ -249,6 +251,7 @@ QuantizationComparison::QuantizationComparison(std::shared_ptr<const Model> floa
     : impl_(std::make_unique<Impl>()) {
   impl_->fm = std::move(float_model);
   impl_->qm = std::move(quant_model);
+  impl_->numerics = numerics;
   ExecutorOptions fopt{threads};
   ExecutorOptions qopt{threads};
   qopt.integer_numerics = numerics;
@@ -283,7 +286,8 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
     const Tensor& t = qs.tensors[m.qex->inputs().at(k)];
     if (is_quantized(t.dtype, quant_of(t)))
       qin.push_back(quantize_host(float_inputs[k], t.dtype, t.quantization->scale[0],
-                                  t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0])));
+                                  t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0]),
+                                  m.numerics));
     else
       qin.push_back(float_inputs[k]);
   }
@@ -334,7 +338,8 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       std::memcpy(h.data.data(), r->second.data(), h.data.size());
       in.push_back(is_quantized(t.dtype, quant_of(t))
                        ? quantize_host(h, t.dtype, t.quantization->scale[0],
-                                       t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0]))
+                                       t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0]),
+                                       m.numerics)
                        : std::move(h));
     }
     if (!ok) continue;
