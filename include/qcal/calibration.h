@@ -22,7 +22,7 @@ class StatsCollector : public Observer {
   // samples_per_tensor: histogram sample per tensor per inference (0: every value).
   // per_channel: also per-channel (last axis) min/max; TFLite's int8 activations are per
   // tensor, so calibration does not need it and it costs a second scan of every tensor.
-  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins, size_t samples_per_tensor = 4096, bool per_channel = false)
+  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins, size_t samples_per_tensor = 1024, bool per_channel = false)
       : bins_(bins), samples_(samples_per_tensor), per_channel_(per_channel) {}
   void on_tensor(const TensorEvent& e) override;
   void merge(const StatsCollector& other);
@@ -61,7 +61,7 @@ struct CalibrationData {
 struct CalibrationOptions {
   DatasetOptions dataset;
   int bins = Histogram::kDefaultMaxBins;
-  size_t samples_per_tensor = 4096;  // histogram sample per tensor per image; 0: all values
+  size_t samples_per_tensor = 1024;  // histogram sample per tensor per image; 0: all values
   bool per_channel = false;         // also per-channel min/max of every activation
 };
 
