@@ -166,29 +166,37 @@ void micro_kernel(const GemmArgs& g, int64_t tiles, const float* A, const float*
     const float* bk = B;
     int s = 0;
     do {
-      const float* a = A + seg_offset[s];
+      // Rows 3q, 3q+1, 3q+2 are read from one pointer ap[q], advanced along k: with lda in a
+      // register x86 addresses them as [p], [p + 4*lda], [p + 8*lda], so a 12-row tile needs
+      // 4 row pointers instead of 12 (which did not fit the 16 GPRs and were spilled).
+      constexpr int kGroups = (MR + 2) / 3;
+      const float* ap[kGroups];
+      for (int q = 0; q < kGroups; ++q) ap[q] = A + seg_offset[s] + 3 * q * lda;
+      const auto row = [&](int r, int k) { return ap[r / 3][(r % 3) * lda + k]; };
       int k = 0;
       for (; kUnrollK2 && k + 2 <= seg_len; k += 2) {
         __m512 bv[NB], bw[NB];
         for (int j = 0; j < NB; ++j) bv[j] = _mm512_load_ps(bk + j * bstride);
         for (int j = 0; j < NB; ++j) bw[j] = _mm512_load_ps(bk + 16 + j * bstride);
         for (int r = 0; r < MR; ++r) {
-          const __m512 av = _mm512_set1_ps(a[r * lda + k]);
+          const __m512 av = _mm512_set1_ps(row(r, 0));
           for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bv[j], acc[r][j]);
         }
         for (int r = 0; r < MR; ++r) {
-          const __m512 av = _mm512_set1_ps(a[r * lda + k + 1]);
+          const __m512 av = _mm512_set1_ps(row(r, 1));
           for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bw[j], acc[r][j]);
         }
+        for (int q = 0; q < kGroups; ++q) ap[q] += 2;
         bk += 32;
       }
       for (; k < seg_len; ++k) {
         __m512 bv[NB];
         for (int j = 0; j < NB; ++j) bv[j] = _mm512_load_ps(bk + j * bstride);
         for (int r = 0; r < MR; ++r) {
-          const __m512 av = _mm512_set1_ps(a[r * lda + k]);
+          const __m512 av = _mm512_set1_ps(row(r, 0));
           for (int j = 0; j < NB; ++j) acc[r][j] = madd(av, bv[j], acc[r][j]);
         }
+        for (int q = 0; q < kGroups; ++q) ap[q] += 1;
         bk += 16;
       }
     } while (++s < num_segs);
