@@ -123,6 +123,9 @@ const std::map<int32_t, OpQuantInfo>& table() {
                          {B::TRANSPOSE_CONV, 2}, {B::RESHAPE, 1}, {B::SQUEEZE, 1}, {B::EXPAND_DIMS, 1},
                          {B::HARD_SWISH, 1}, {B::QUANTIZE, 1}})
       m.at(static_cast<int32_t>(op)).int8_version = v;
+    // LiteRT refuses an int8 conv without its bias ("optional but was expected").
+    m.at(static_cast<int32_t>(B::CONV_2D)).int8_needs_bias = true;
+    m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).int8_needs_bias = true;
     return m;
   }();
   return t;

@@ -29,6 +29,7 @@ struct OpQuantInfo {
   bool same_scale = false;        // every quantized input and the output share scale/zp
   std::vector<int> float_inputs;  // inputs that are never quantized (shapes, axes, sizes)
   int int8_version = 2;           // the op version TFLite's converter writes for int8
+  bool int8_needs_bias = false;   // the int8 kernel requires a bias input (zeros when absent)
   const char* note = "";          // why, when not quantizable
 };
 

@@ -443,6 +443,16 @@ class Int8Rewriter {
           else if (float_activation(t)) op.inputs[s] = int8_of(t);
           else if (constant(t) && tensor(t).dtype == DType::kFloat32) op.inputs[s] = quantized_constant(t);
         }
+        if (info.int8_needs_bias && (static_cast<int>(op.inputs.size()) <= info.bias || op.inputs[info.bias] < 0)) {
+          const int channels = tensor(op.inputs[info.weights]).shape.at(info.weights_axis);
+          Tensor zeros;
+          zeros.name = tensor(op.outputs.at(0)).name + "_bias";
+          zeros.shape = {channels};
+          zeros.buffer = m_.add_buffer(bytes_of(std::vector<float>(channels, 0.0f)));
+          sg().tensors.push_back(std::move(zeros));
+          op.inputs.resize(std::max<size_t>(op.inputs.size(), info.bias + 1), kNoTensor);
+          op.inputs[info.bias] = static_cast<int>(sg().tensors.size() - 1);
+        }
         // The bias scale needs the activation's and weights' final scales.
         if (info.bias >= 0 && static_cast<int>(op.inputs.size()) > info.bias && op.inputs[info.bias] >= 0)
           op.inputs[info.bias] = quantized_bias(static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights],

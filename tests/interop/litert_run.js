@@ -213,7 +213,11 @@ async function main(o) {
 
   // LiteRT logs through printErr; keep its non-INFO lines to explain failures.
   const logTail = [];
+  const errors = [];
   const log = (s) => {
+    // Some failures (e.g. "Failed to allocate tensors") are only logged while the calls
+    // return normally with stale buffers: any ERROR line fails the run.
+    if (/^ERROR[:\s]|Failed to|failed to/.test(s)) errors.push(s.trim());
     if (o.verbose) { process.stderr.write(s + '\n'); return; }
     if (/^(INFO|WARNING|VERBOSE|DEBUG)[:\s]/.test(s)) return;
     logTail.push(s); if (logTail.length > 20) logTail.shift();
@@ -324,6 +328,7 @@ async function main(o) {
   });
 
   const res = await lrt('running model', () => compiled.run(SIG, inBufs));
+  if (errors.length) fail(modelPath, `LiteRT reported an error: ${errors[0]}`);
   for (const x of outputs) {
     const tb = res[x.k];
     const p = tb.lock(W.LiteRtTensorBufferLockMode.READ);

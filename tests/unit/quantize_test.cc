@@ -109,6 +109,11 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
   EXPECT_EQ(x.dtype, DType::kInt8);
   for (int c = 0; c < 4; ++c) EXPECT_FLOAT_EQ(bias.quantization->scale[c], x.quantization->scale[0] * w.quantization->scale[c]);
   EXPECT_GE(conv.code.version, 3);
+  // The runtime's int8 conv needs a bias: the bias-less conv gets zeros.
+  const Operator& conv2 = *find_op(q, B::CONV_2D, 1);
+  ASSERT_GE(conv2.inputs.size(), 3u);
+  ASSERT_GE(conv2.inputs[2], 0);
+  EXPECT_EQ(tensor(q, conv2.inputs[2]).dtype, DType::kInt32);
 
   // Same-scale ops: both pools and the concat share one (scale, zp), the union of ranges.
   const Operator& cat = *find_op(q, B::CONCATENATION);
