@@ -22,6 +22,7 @@
 #include <type_traits>
 
 #include "qcal/kernel.h"
+#include "tiles.h"
 
 namespace qcal {
 namespace {
@@ -33,19 +34,6 @@ using tflite::BuiltinOperator;
 // fixed anyway so work is distributed the same way for any thread count.
 constexpr int64_t kTile = 16384;
 
-// Calls fn(begin, end) over [0, n): in one go on one thread, in kTile pieces otherwise.
-template <class F>
-void for_tiles(const OpContext& ctx, int64_t n, int64_t tile, const F& fn) {
-  if (n <= 0) return;
-  if (ctx.threads <= 1 || n < 2 * tile) {
-    fn(int64_t{0}, n);
-    return;
-  }
-  const int64_t tiles = (n + tile - 1) / tile;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t t = r.begin(); t < r.end(); ++t) fn(t * tile, std::min(n, (t + 1) * tile));
-  });
-}
 
 // ---- fused activations ------------------------------------------------------------------
 

@@ -25,25 +25,13 @@
 
 #include "qcal/kernel.h"
 #include "quant_util.h"
+#include "tiles.h"
 
 namespace qcal {
 namespace {
 
 using BOp = tflite::BuiltinOperator;
 
-// Per-tensor quantization of an int8 tensor.
-struct Quant {
-  float scale = 0.0f;
-  int32_t zero_point = 0;
-};
-
-Quant int8_quant(const OpContext& ctx, const TensorData& t, const char* role) {
-  ctx.expect_dtype(t, DType::kInt8, role);
-  if (!t.quant || !t.quant->has_scale()) ctx.fail(std::string(role) + " has no quantization");
-  if (t.quant->per_axis()) ctx.fail(std::string(role) + " must be quantized per tensor");
-  if (!(t.scale() > 0.0f)) ctx.fail(std::string(role) + " has a non-positive scale");
-  return {t.scale(), t.zero_point()};
-}
 
 int32_t clamp_int8(int32_t v) { return std::clamp<int32_t>(v, -128, 127); }
 
@@ -51,18 +39,6 @@ int32_t clamp_int8(int32_t v) { return std::clamp<int32_t>(v, -128, 127); }
 // quantize() use; the result is clamped to int8 in float first, so huge values are safe.
 int32_t round_to_int8(float v) { return static_cast<int32_t>(std::clamp(std::round(v), -128.0f, 127.0f)); }
 
-// Splits [0, n) into fixed tiles (results never depend on the thread count).
-template <class F>
-void for_tiles(const OpContext& ctx, int64_t n, int64_t tile, const F& fn) {
-  if (ctx.threads <= 1 || n < 2 * tile) {
-    fn(int64_t{0}, n);
-    return;
-  }
-  const int64_t tiles = (n + tile - 1) / tile;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t t = r.begin(); t < r.end(); ++t) fn(t * tile, std::min(n, (t + 1) * tile));
-  });
-}
 
 // TFLite's MultiplyByQuantizedMultiplier(x, QuantizeMultiplier(m)), the rescale of every
 // fixed-point int8 kernel. TFLite passes float ratios of scales (computed in float) as m.

@@ -28,6 +28,7 @@
 #include "gemm.h"
 #include "qcal/kernel.h"
 #include "quant_util.h"
+#include "tiles.h"
 
 namespace qcal {
 namespace {
@@ -37,20 +38,6 @@ using Act = tflite::ActivationFunctionType;
 
 // ---- shared helpers -------------------------------------------------------------------------
 
-// Per-tensor quantization of an int8 tensor.
-struct Quant {
-  float scale = 0.0f;
-  int32_t zero_point = 0;
-};
-
-Quant int8_quant(const OpContext& ctx, const TensorData& t, const char* role) {
-  ctx.expect_dtype(t, DType::kInt8, role);
-  if (!t.quant || !t.quant->has_scale()) ctx.fail(std::string(role) + " has no quantization");
-  if (t.quant->per_axis()) ctx.fail(std::string(role) + " must be quantized per tensor");
-  if (!(t.scale() > 0.0f) || !std::isfinite(t.scale())) ctx.fail(std::string(role) + " has a non-positive scale");
-  if (t.zero_point() < -128 || t.zero_point() > 127) ctx.fail(std::string(role) + " has a zero point outside [-128, 127]");
-  return {t.scale(), t.zero_point()};
-}
 
 void check_constant_bytes(const OpContext& ctx, int input, const char* role) {
   const TensorData& t = ctx.in(input);
@@ -65,20 +52,6 @@ int8_t saturate_int8(int32_t v) { return static_cast<int8_t>(std::clamp<int32_t>
 float bits_to_float(uint32_t b) { return std::bit_cast<float>(b); }
 uint32_t float_to_bits(float f) { return std::bit_cast<uint32_t>(f); }
 
-// Splits [0, n) into fixed tiles (results never depend on the thread count).
-template <class F>
-void for_tiles(const OpContext& ctx, int64_t n, int64_t tile, const F& fn) {
-  if (n <= 0) return;
-  tile = std::max<int64_t>(tile, 1);
-  if (ctx.threads <= 1 || n < 2 * tile) {
-    fn(int64_t{0}, n);
-    return;
-  }
-  const int64_t tiles = (n + tile - 1) / tile;
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, tiles, 1), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t t = r.begin(); t < r.end(); ++t) fn(t * tile, std::min(n, (t + 1) * tile));
-  });
-}
 
 // ---- fused activations -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "qcal/kernel.h"
 
@@ -76,3 +77,22 @@ inline int32_t requantize_fixed(int32_t acc, FixedMultiplier m, int32_t zero_poi
 }
 
 }  // namespace qcal::quant
+
+namespace qcal {
+
+// Per-tensor quantization of an int8 activation, checked (one-line errors naming the op).
+struct Quant {
+  float scale = 0.0f;
+  int32_t zero_point = 0;
+};
+
+inline Quant int8_quant(const OpContext& ctx, const TensorData& t, const char* role) {
+  ctx.expect_dtype(t, DType::kInt8, role);
+  if (!t.quant || !t.quant->has_scale()) ctx.fail(std::string(role) + " has no quantization");
+  if (t.quant->per_axis()) ctx.fail(std::string(role) + " must be quantized per tensor");
+  if (!(t.scale() > 0.0f) || !std::isfinite(t.scale())) ctx.fail(std::string(role) + " has a non-positive scale");
+  if (t.zero_point() < -128 || t.zero_point() > 127) ctx.fail(std::string(role) + " has a zero point outside [-128, 127]");
+  return {t.scale(), t.zero_point()};
+}
+
+}  // namespace qcal
