@@ -212,6 +212,11 @@ std::vector<std::string> expand_keep_float(const std::vector<std::string>& args)
   return rules;
 }
 
+// What a model's qcal_quantization record says about its calibration.
+nlohmann::json calibration_record(const qcal::CalibrationData& c, const std::string& method) {
+  return {{"method", method}, {"samples", c.samples}, {"preprocessing", c.from_images ? c.preprocessing.describe() : "npy inputs"}};
+}
+
 // The calibration an int8 rewrite needs: a cache (checked against the model), or one pass
 // over --images/--inputs now.
 qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<const qcal::Model> model) {
@@ -299,9 +304,7 @@ int run_quantize(const QuantizeArgs& a) {
       }
       record["bias_correction"] = {{"biases", summary.bias_corrected}, {"effect_on_calibration_data", effect}};
     }
-    record["calibration"] = {{"method", a.calibrator},
-                             {"samples", calib.samples},
-                             {"preprocessing", calib.from_images ? calib.preprocessing.describe() : "npy inputs"}};
+    record["calibration"] = calibration_record(calib, a.calibrator);
     if (a.calibrator == "percentile") record["calibration"]["percentile"] = a.percentile;
     record["io"] = a.io;
   } else {
@@ -380,8 +383,7 @@ int run_compare(const CompareArgs& a) {
     nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
                              {"summary", summary.to_json()}};
     if (spec.scheme == "int8")
-      record["calibration"] = {{"method", spec.calibrator}, {"samples", calib->samples},
-                               {"preprocessing", calib->from_images ? calib->preprocessing.describe() : "npy inputs"}};
+      record["calibration"] = calibration_record(*calib, spec.calibrator);
     qcal::set_quantization_record(q, record);
     qcal::verify_quantized_model(q);
     std::string file = spec.label;

@@ -166,7 +166,7 @@ struct QuantizationComparison::Impl {
   std::vector<OutputReport> outputs;
   std::vector<IsolatedOp> isolated;
   std::vector<HostTensor> last_float, last_quant;
-  StatsCollector stats{Histogram::kDefaultMaxBins, 4096, false};
+  StatsCollector stats;  // the calibration defaults: the same histograms calibration sees
   size_t samples = 0;
 
   void build_map() {

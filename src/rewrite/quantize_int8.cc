@@ -293,11 +293,9 @@ class Int8Rewriter {
   }
 
   void emit_conversion(B code, int in, int out) {
-    const DType from = tensor(in).dtype, to = tensor(out).dtype;
     // Versions as TFLite's op_version.cc: DEQUANTIZE of int8 is 2; QUANTIZE to int8 from
     // float is 1, int8 <-> uint8 requantization is 2.
-    const int version = code == B::DEQUANTIZE ? 2 : (from == DType::kFloat32 ? 1 : 2);
-    (void)to;
+    const int version = code == B::DEQUANTIZE ? 2 : (tensor(in).dtype == DType::kFloat32 ? 1 : 2);
     out_ops_.push_back(conversion_op(code, in, out, version));
     (code == B::QUANTIZE ? sum_.quantize_ops_added : sum_.dequantize_ops_added)++;
   }
