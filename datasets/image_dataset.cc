@@ -301,17 +301,15 @@ nlohmann::json DatasetReport::to_json() const {
           {"channel_max", channel_max}, {"warnings", warnings}};
 }
 
-DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& opt,
-                             const std::function<void(std::vector<std::vector<HostTensor>>&)>& consume) {
+std::vector<fs::path> list_samples(const Model& model, int subgraph, const DatasetOptions& opt) {
   const Subgraph& sg = model.subgraphs.at(subgraph);
-  DatasetReport report;
   const bool images = !opt.images.empty();
   if (images == !opt.inputs.empty()) throw Error("give exactly one of --images DIR or --inputs DIR");
   if (images && sg.inputs.size() != 1)
     throw Error("--images needs a model with one input; this one has " + std::to_string(sg.inputs.size()) +
                 " (use --inputs DIR with one .npy per input)");
 
-  // The list of samples: image files, .npy files, or per-sample folders of <input>.npy.
+  // Image files, .npy files, or per-sample folders of <input>.npy.
   std::vector<fs::path> files;
   if (images) {
     files = list_images(opt.images);
@@ -326,6 +324,21 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
     if (files.empty())
       throw Error(opt.inputs.string() + (sg.inputs.size() == 1 ? ": no .npy files" : ": no per-sample folders of <input name>.npy files"));
   }
+  return files;
+}
+
+DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& opt,
+                             const std::function<void(std::vector<std::vector<HostTensor>>&)>& consume) {
+  return stream_dataset(model, subgraph, pre, opt,
+                        [&](std::vector<std::vector<HostTensor>>& batch, const std::vector<fs::path>&) { consume(batch); });
+}
+
+DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& opt,
+                             const std::function<void(std::vector<std::vector<HostTensor>>&, const std::vector<fs::path>&)>& consume) {
+  const Subgraph& sg = model.subgraphs.at(subgraph);
+  DatasetReport report;
+  const bool images = !opt.images.empty();
+  const std::vector<fs::path> files = list_samples(model, subgraph, opt);
   report.found = files.size();
   const std::vector<size_t> chosen = sample_indices(files.size(), opt.num, opt.seed);
 
@@ -383,6 +396,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
       });
     });
     std::vector<std::vector<HostTensor>> batch;
+    std::vector<fs::path> batch_files;
     for (size_t i = 0; i < slots.size(); ++i) {
       const std::string name = files[chosen[begin + i]].string();
       if (!slots[i].error.empty()) {
@@ -398,10 +412,11 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
         channels.add(slots[i].sample[0], geom.channels, pre.layout);
       }
       batch.push_back(std::move(slots[i].sample));
+      batch_files.push_back(files[chosen[begin + i]]);
     }
     report.used += batch.size();
     done = end;
-    if (!batch.empty()) consume(batch);
+    if (!batch.empty()) consume(batch, batch_files);
     progress.update(done);
   }
   if (report.used == 0)

@@ -80,12 +80,21 @@ struct DatasetReport {
 // Lists image files under `dir` recursively (jpg, jpeg, png, bmp, webp), sorted.
 std::vector<std::filesystem::path> list_images(const std::filesystem::path& dir);
 
+// The samples stream_dataset reads, sorted, before --num sampling: image files under
+// --images, or .npy files (multi-input models: per-sample folders) under --inputs.
+std::vector<std::filesystem::path> list_samples(const Model& model, int subgraph, const DatasetOptions& options);
+
 // Streams the dataset through `consume` in batches of pre-processed samples (each sample:
 // one HostTensor per model input). Unreadable files are skipped with a warning; zero usable
 // samples is an error. Decoding runs in parallel; a Ctrl-C stops between batches with an
 // Error("interrupted").
 DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& options,
                              const std::function<void(std::vector<std::vector<HostTensor>>&)>& consume);
+// The same, also giving each sample's source (files[i] is batch[i]'s path, as list_samples
+// lists it), e.g. to join ground-truth labels.
+DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& options,
+                             const std::function<void(std::vector<std::vector<HostTensor>>& batch,
+                                                      const std::vector<std::filesystem::path>& files)>& consume);
 
 // Installs a SIGINT handler that requests a clean stop (checked by stream_dataset and other
 // long loops); a second Ctrl-C exits at once.

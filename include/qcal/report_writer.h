@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qcal/dataset.h"
+#include "qcal/labels.h"
 #include "qcal/quantize.h"
 #include "qcal/report.h"
 
@@ -41,6 +42,7 @@ class AccuracyEvaluator {
   int input_width_;
   size_t samples_ = 0;
   size_t top1_agree_ = 0, top5_agree_ = 0, labelled_ = 0, float_correct_ = 0, quant_correct_ = 0;
+  size_t float_top5_correct_ = 0, quant_top5_correct_ = 0;
   uint64_t pixels_ = 0, agree_ = 0;
   std::vector<uint64_t> inter_, uni_;
   double landmark_err_ = 0;
@@ -77,6 +79,9 @@ struct ReportOptions {
   Task task = Task::kGeneric;
   IntegerNumerics numerics = IntegerNumerics::kXnnpack;
   int threads = 1;
+  // Ground truth (--labels, --task classify only): accuracy of both models against it
+  // becomes the headline metric; report.json's accuracy.labels has the details.
+  std::shared_ptr<const Labels> labels;
 };
 
 // Runs both models over the dataset (pre-processed for the float model) and gathers

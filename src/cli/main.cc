@@ -10,6 +10,7 @@
 #include "qcal/dataset.h"
 #include "qcal/error.h"
 #include "qcal/inspect.h"
+#include "qcal/labels.h"
 #include "qcal/model_io.h"
 #include "qcal/executor.h"
 #include "qcal/npy.h"
@@ -129,7 +130,7 @@ int run_inspect(const InspectArgs& a) {
 }
 
 struct ReportArgs {
-  std::string float_model, quant_model, output, task = "generic";
+  std::string float_model, quant_model, output, task = "generic", labels;
   qcal::IntegerNumerics numerics = qcal::IntegerNumerics::kXnnpack;
   DataArgs data;
 };
@@ -141,6 +142,16 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   std::printf("accuracy (%s): %s float %s quantized %s drop %s\n", a["task"].get<std::string>().c_str(),
               a["metric"].get<std::string>().c_str(), a["float"].dump().c_str(), a["quantized"].dump().c_str(),
               a["drop"].dump().c_str());
+  if (a.contains("labels")) {
+    const nlohmann::json& l = a["labels"];
+    std::printf("labels (%s): %zu labelled, %zu without a label; top-5 accuracy float %s quantized %s\n",
+                l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
+                l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump().c_str(),
+                l["quantized_top5_accuracy"].dump().c_str());
+    if (const size_t n = l["entries_without_sample"].get<size_t>())
+      std::printf("warning: %zu label entr%s no evaluated sample (e.g. %s)\n", n, n == 1 ? "y names" : "ies name",
+                  l["entries_without_sample_examples"][0].get<std::string>().c_str());
+  }
   for (const auto& o : r["outputs"])
     std::printf("  output '%s': SQNR %.2f dB, cosine %.5f\n", o["name"].get<std::string>().c_str(), o["sqnr_db"].get<double>(),
                 o["cosine"].get<double>());
@@ -156,9 +167,15 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   std::printf("wrote %s/report.json, report.md, report.html\n", dir.c_str());
 }
 
+// --labels FILE.csv | subfolders (none: nullptr).
+std::shared_ptr<const qcal::Labels> load_labels_arg(const std::string& spec, const DataArgs& data) {
+  if (spec.empty()) return nullptr;
+  return std::make_shared<qcal::Labels>(qcal::load_labels(spec, data.images));
+}
+
 qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std::string& float_label,
                                 std::shared_ptr<const qcal::Model> qm, const std::string& quant_label, const DataArgs& data,
-                                const std::string& task, qcal::IntegerNumerics numerics) {
+                                const std::string& task, qcal::IntegerNumerics numerics, const std::string& labels = "") {
   if (data.images.empty() == data.inputs.empty()) throw qcal::Error("the report needs --images DIR or --inputs DIR");
   const qcal::Preprocessing pre = resolve_preprocessing(data, *fm);
   if (!data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
@@ -167,13 +184,14 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
   ro.task = qcal::parse_task(task);
   ro.numerics = numerics;
   ro.threads = data.threads;
+  ro.labels = load_labels_arg(labels, data);
   return qcal::compare_models(fm, float_label, qm, quant_label, pre, dataset_options(data), ro);
 }
 
 int run_report(const ReportArgs& a) {
   auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
   auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
-  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, a.task, a.numerics);
+  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, a.task, a.numerics, a.labels);
   qcal::write_report(a.output, d);
   print_report_summary(d, a.output);
   return 0;
@@ -185,7 +203,7 @@ struct QuantizeArgs {
   std::vector<std::string> keep_float;
   bool per_tensor = false;
   DataArgs data;
-  std::string report_dir, eval_images, task = "generic";
+  std::string report_dir, eval_images, task = "generic", labels;
   bool bias_correction = false;
   double max_drop = -1;
   int max_fallback_steps = 10;
@@ -241,6 +259,9 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
 }
 
 int run_quantize(const QuantizeArgs& a) {
+  if (!a.labels.empty() && a.report_dir.empty() && a.max_drop < 0)
+    throw qcal::Error("--labels is for the evaluation of --report DIR or --max-drop X");
+  if (!a.labels.empty() && a.task != "classify") throw qcal::Error("--labels needs --task classify");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
@@ -266,6 +287,7 @@ int run_quantize(const QuantizeArgs& a) {
       qcal::ReportOptions ro;
       ro.task = qcal::parse_task(a.task);
       ro.threads = a.data.threads;
+      ro.labels = load_labels_arg(a.labels, eval);
       const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
       qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
                                                              a.max_drop, a.max_fallback_steps);
@@ -344,7 +366,8 @@ int run_quantize(const QuantizeArgs& a) {
                    "tell more\n";
     }
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.output));
-    const qcal::ReportData d = run_comparison(model, a.model, qm, a.output, eval, a.task, qcal::IntegerNumerics::kXnnpack);
+    const qcal::ReportData d =
+        run_comparison(model, a.model, qm, a.output, eval, a.task, qcal::IntegerNumerics::kXnnpack, a.labels);
     qcal::write_report(a.report_dir, d);
     print_report_summary(d, a.report_dir);
   }
@@ -352,7 +375,7 @@ int run_quantize(const QuantizeArgs& a) {
 }
 
 struct CompareArgs {
-  std::string model, eval_images, output, task = "generic";
+  std::string model, eval_images, output, task = "generic", labels;
   std::string schemes = "int8:minmax,int8:percentile,int8:kl,int8:mse,fp16,dynamic";
   int runs = 20;
   DataArgs data;
@@ -361,6 +384,7 @@ struct CompareArgs {
 // One calibration pass, every scheme from the same statistics, each evaluated on held-out
 // images by the executors, one table.
 int run_compare(const CompareArgs& a) {
+  if (!a.labels.empty() && a.task != "classify") throw qcal::Error("--labels needs --task classify");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const std::vector<qcal::SchemeSpec> specs = qcal::parse_schemes(a.schemes);
@@ -391,7 +415,8 @@ int run_compare(const CompareArgs& a) {
     const fs::path path = fs::path(a.output) / (file + ".tflite");
     qcal::write_model(q, path.string(), a.model);
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(path.string()));
-    const qcal::ReportData d = run_comparison(model, a.model, qm, path.string(), eval, a.task, qcal::IntegerNumerics::kXnnpack);
+    const qcal::ReportData d =
+        run_comparison(model, a.model, qm, path.string(), eval, a.task, qcal::IntegerNumerics::kXnnpack, a.labels);
     const nlohmann::json r = qcal::report_json(d);
     qcal::SchemeResult res;
     res.label = spec.label;
@@ -445,14 +470,18 @@ int run_preprocess(const PreprocessArgs& a) {
   fs::create_directories(a.output_dir);
   nlohmann::json index = {{"model", a.model}, {"preprocessing", pre.to_json()}, {"samples", nlohmann::json::array()}};
   size_t n = 0;
-  const qcal::DatasetReport r = qcal::stream_dataset(m, 0, pre, dataset_options(a.data), [&](std::vector<std::vector<qcal::HostTensor>>& batch) {
-    for (auto& sample : batch) {
-      char name[32];
-      std::snprintf(name, sizeof name, "sample%05zu.npy", n++);
-      qcal::write_npy(fs::path(a.output_dir) / name, sample[0]);
-      index["samples"].push_back(name);
-    }
-  });
+  index["sources"] = nlohmann::json::array();  // sources[i]: the image samples[i] was made from
+  const qcal::DatasetReport r = qcal::stream_dataset(
+      m, 0, pre, dataset_options(a.data),
+      [&](std::vector<std::vector<qcal::HostTensor>>& batch, const std::vector<fs::path>& files) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          char name[32];
+          std::snprintf(name, sizeof name, "sample%05zu.npy", n++);
+          qcal::write_npy(fs::path(a.output_dir) / name, batch[i][0]);
+          index["samples"].push_back(name);
+          index["sources"].push_back(files[i].string());
+        }
+      });
   print_dataset_report(r);
   qcal::write_file_atomic(fs::path(a.output_dir) / "index.json", index.dump(1) + "\n");
   std::cout << "wrote " << n << " inputs to " << a.output_dir << "\n";
@@ -606,6 +635,10 @@ int run_bench(const BenchArgs& a) {
 
 }  // namespace
 
+constexpr const char* kLabelsHelp =
+    "--task classify: ground truth for the evaluation images, a CSV of 'file,label' (file relative to the images "
+    "folder or a bare name; label a class index) or 'subfolders' (one sub-folder per class)";
+
 int main(int argc, char** argv) {
   CLI::App app{"qcal: post-training quantization and calibration for TensorFlow Lite models"};
   app.require_subcommand(1);
@@ -647,6 +680,7 @@ int main(int argc, char** argv) {
   quantize->add_option("--eval-images", qa.eval_images, "images for --report (default: the calibration images)");
   quantize->add_option("--task", qa.task, "for --report: classify, detect, segment, landmarks or generic")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+  quantize->add_option("--labels", qa.labels, kLabelsHelp);
 
   CompareArgs cpa;
   auto* compare = app.add_subcommand("compare", "Build several schemes from one calibration pass and compare them");
@@ -655,6 +689,7 @@ int main(int argc, char** argv) {
   compare->add_option("--schemes", cpa.schemes, "comma-separated: int8:minmax, int8:percentile, int8:kl, int8:mse, fp16, dynamic");
   compare->add_option("--task", cpa.task, "classify, detect, segment, landmarks or generic (default)")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+  compare->add_option("--labels", cpa.labels, kLabelsHelp);
   compare->add_option("--runs", cpa.runs, "timed runs per scheme for the latency column")->check(CLI::Range(1, 10000));
   compare->add_option("-o,--output-dir", cpa.output, "folder for the models and compare.json/.md/.html")->required();
   add_data_options(compare, cpa.data);
@@ -666,6 +701,7 @@ int main(int argc, char** argv) {
   report->add_option("-o,--output-dir", rpa.output, "folder for report.json, report.md, report.html")->required();
   report->add_option("--task", rpa.task, "classify, detect, segment, landmarks or generic (default)")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
+  report->add_option("--labels", rpa.labels, kLabelsHelp);
   report->add_option("--numerics", rpa.numerics, "integer numerics: xnnpack (LiteRT on CPU, default) or reference")
       ->transform(CLI::CheckedTransformer(std::map<std::string, qcal::IntegerNumerics>{
           {"xnnpack", qcal::IntegerNumerics::kXnnpack}, {"reference", qcal::IntegerNumerics::kReference}}, CLI::ignore_case));

@@ -18,7 +18,8 @@ std::vector<int> top_k(const std::vector<float>& v, int k) {
   std::vector<int> idx(v.size());
   std::iota(idx.begin(), idx.end(), 0);
   k = std::min<int>(k, static_cast<int>(v.size()));
-  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return v[a] > v[b]; });
+  // Ties go to the lower class index, so the answer does not depend on the sort.
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
   idx.resize(k);
   return idx;
 }
@@ -69,6 +70,8 @@ void AccuracyEvaluator::add(const std::vector<HostTensor>& f, const std::vector<
         ++labelled_;
         float_correct_ += ta[0] == label;
         quant_correct_ += tb[0] == label;
+        float_top5_correct_ += std::find(ta.begin(), ta.end(), label) != ta.end();
+        quant_top5_correct_ += std::find(tb.begin(), tb.end(), label) != tb.end();
       }
       break;
     }
@@ -182,8 +185,19 @@ nlohmann::json AccuracyEvaluator::result(const std::vector<OutputReport>& output
       j["top1_agreement"] = top1_agree_ / n;
       j["top5_agreement"] = top5_agree_ / n;
       if (labelled_) {
-        metric("top1_accuracy", static_cast<double>(float_correct_) / labelled_, static_cast<double>(quant_correct_) / labelled_);
+        // Against the ground truth: the headline metric (and what --max-drop and compare rank by).
+        const double l = static_cast<double>(labelled_);
+        metric("top1_accuracy", float_correct_ / l, quant_correct_ / l);
         j["labelled_samples"] = labelled_;
+        j["unlabelled_samples"] = samples_ - labelled_;
+        j["labels"] = {{"labelled_samples", labelled_},
+                       {"unlabelled_samples", samples_ - labelled_},
+                       {"float_top1_accuracy", float_correct_ / l},
+                       {"quantized_top1_accuracy", quant_correct_ / l},
+                       {"top1_drop", (static_cast<double>(float_correct_) - quant_correct_) / l},
+                       {"float_top5_accuracy", float_top5_correct_ / l},
+                       {"quantized_top5_accuracy", quant_top5_correct_ / l},
+                       {"top5_drop", (static_cast<double>(float_top5_correct_) - quant_top5_correct_) / l}};
       } else {
         metric("top1_agreement", 1.0, top1_agree_ / n);
       }

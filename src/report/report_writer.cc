@@ -132,6 +132,36 @@ json report_json(const ReportData& d) {
           {"histograms", pictures}};
 }
 
+namespace {
+
+// "6 labelled samples, 1 without a label; 1 label entry names no sample (e.g. ...)".
+std::string labels_counts(const json& l) {
+  std::ostringstream s;
+  const size_t labelled = l["labelled_samples"].get<size_t>();
+  s << labelled << " labelled sample" << (labelled == 1 ? "" : "s") << ", " << l["unlabelled_samples"] << " without a label";
+  const size_t missing = l.value("entries_without_sample", size_t{0});
+  if (missing) {
+    s << "; " << missing << " label entr" << (missing == 1 ? "y names" : "ies name") << " no sample";
+    if (l.contains("entries_without_sample_examples") && !l["entries_without_sample_examples"].empty())
+      s << " (e.g. " << l["entries_without_sample_examples"][0].get<std::string>() << ")";
+  }
+  return s.str();
+}
+
+std::string labels_markdown(const json& l) {
+  std::ostringstream s;
+  s << "### Against the labels (`" << l["source"].get<std::string>() << "`)\n\n"
+    << "| metric | float | quantized | drop |\n|---|---|---|---|\n";
+  for (const char* k : {"top1", "top5"})
+    s << "| " << k << " accuracy | " << fmt(l[std::string("float_") + k + "_accuracy"].get<double>(), 4) << " | "
+      << fmt(l[std::string("quantized_") + k + "_accuracy"].get<double>(), 4) << " | "
+      << fmt(l[std::string(k) + "_drop"].get<double>(), 4) << " |\n";
+  s << "\n" << labels_counts(l) << "\n";
+  return s.str();
+}
+
+}  // namespace
+
 std::string report_markdown(const json& r) {
   std::ostringstream s;
   s << "# Quantization report\n\n"
@@ -149,6 +179,7 @@ std::string report_markdown(const json& r) {
     << cell(a["drop"]) << " |\n";
   for (const char* k : {"top1_agreement", "top5_agreement", "pixel_agreement", "float_detections", "quantized_detections"})
     if (a.contains(k)) s << "\n" << k << ": " << cell(a[k]) << "\n";
+  if (a.contains("labels")) s << "\n" << labels_markdown(a["labels"]);
   s << "\n## Outputs\n\n| output | SQNR (dB) | cosine |\n|---|---|---|\n";
   for (const json& o : r["outputs"])
     s << "| " << o["name"].get<std::string>() << " | " << fmt(o["sqnr_db"].get<double>()) << " | "
@@ -257,6 +288,16 @@ std::string report_html(const json& r) {
   s << "<h2>Accuracy (" << esc(a["task"]) << ")</h2><table><tr><th>metric</th><th>float</th><th>quantized</th><th>drop</th></tr><tr><td class=l>"
     << esc(a["metric"]) << "</td><td>" << esc(a["float"].dump()) << "</td><td>" << esc(a["quantized"].dump()) << "</td><td>"
     << esc(a["drop"].dump()) << "</td></tr></table>";
+  if (a.contains("labels")) {
+    const json& l = a["labels"];
+    s << "<h3>Against the labels (<code>" << esc(l["source"]) << "</code>)</h3><table><tr><th>metric</th><th>float</th>"
+         "<th>quantized</th><th>drop</th></tr>";
+    for (const char* k : {"top1", "top5"})
+      s << "<tr><td class=l>" << k << " accuracy</td><td>" << fmt(l[std::string("float_") + k + "_accuracy"], 4) << "</td><td>"
+        << fmt(l[std::string("quantized_") + k + "_accuracy"], 4) << "</td><td>" << fmt(l[std::string(k) + "_drop"], 4)
+        << "</td></tr>";
+    s << "</table><p>" << esc(labels_counts(l)) << "</p>";
+  }
   s << "<h2>Outputs</h2><table><tr><th>output</th><th>SQNR (dB)</th><th>cosine</th></tr>";
   for (const json& o : r["outputs"])
     s << "<tr><td class=l>" << esc(o["name"]) << "</td><td>" << fmt(o["sqnr_db"]) << "</td><td>" << fmt(o["cosine"], 5) << "</td></tr>";

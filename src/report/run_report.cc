@@ -1,4 +1,8 @@
+#include <algorithm>
+
 #include "qcal/dataset.h"
+#include "qcal/error.h"
+#include "qcal/labels.h"
 #include "qcal/quantize.h"
 #include "qcal/report_writer.h"
 
@@ -11,12 +15,26 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
   const Subgraph& sg = fm->subgraphs.at(0);
   const InputGeometry g = input_geometry(sg.tensors[sg.inputs.at(0)], pre.layout);
   AccuracyEvaluator accuracy(options.task, g.width);
-  const DatasetReport dr = stream_dataset(*fm, 0, pre, dataset, [&](std::vector<std::vector<HostTensor>>& batch) {
-    for (const auto& sample : batch) {
-      cmp->add(sample);
-      accuracy.add(cmp->float_outputs(), cmp->quant_outputs());
-    }
-  });
+  LabelJoin join;
+  if (options.labels) {
+    if (options.task != Task::kClassify)
+      throw Error(std::string("--labels is for --task classify (this report's task is ") + task_name(options.task) + ")");
+    const Tensor& out = sg.tensors[sg.outputs.at(0)];
+    check_label_range(*options.labels, static_cast<int>(num_elements(out.shape)),
+                      "the model's output '" + out.name + "' " + shape_str(out.shape));
+    const std::filesystem::path root = dataset.images.empty() ? dataset.inputs : dataset.images;
+    join = join_labels(*options.labels, root, list_samples(*fm, 0, dataset));
+    if (join.by_sample.empty())
+      throw Error("--labels " + options.labels->source + ": no entry names a sample of " + root.string() + " (e.g. " +
+                  options.labels->entries.at(0).file + ")");
+  }
+  const DatasetReport dr = stream_dataset(
+      *fm, 0, pre, dataset, [&](std::vector<std::vector<HostTensor>>& batch, const std::vector<std::filesystem::path>& files) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+          cmp->add(batch[i]);
+          accuracy.add(cmp->float_outputs(), cmp->quant_outputs(), join.lookup(files[i]));
+        }
+      });
   ReportData d;
   d.float_model = float_label;
   d.quant_model = quant_label;
@@ -25,6 +43,18 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
   d.layers = cmp->layers();
   d.outputs = cmp->outputs();
   d.accuracy = accuracy.result(d.outputs);
+  if (options.labels) {
+    if (!d.accuracy.contains("labels"))
+      throw Error("--labels " + options.labels->source + ": none of the " + std::to_string(d.samples) +
+                  " evaluated samples has a label");
+    nlohmann::json& l = d.accuracy["labels"];
+    l["source"] = options.labels->source;
+    l["entries"] = options.labels->entries.size();
+    l["entries_without_sample"] = join.without_sample.size();
+    l["entries_without_sample_examples"] =
+        std::vector<std::string>(join.without_sample.begin(), join.without_sample.begin() + std::min<size_t>(5, join.without_sample.size()));
+    if (!options.labels->class_names.empty()) l["class_names"] = options.labels->class_names;
+  }
   d.preprocessing = dataset.images.empty() ? nlohmann::json("npy inputs") : pre.to_json();
   d.preprocessing_dataset = dr.to_json();
   if (auto rec = quantization_record(*qm)) {

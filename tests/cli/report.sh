@@ -5,18 +5,7 @@
 # tests and docs/quantization.md).   usage: report.sh QCAL
 set -euo pipefail
 QCAL=$1
-CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
-MODEL="$CACHE/models/hand_landmark_lite.tflite"
-[[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-mkdir -p "$W/calib" "$W/eval"
-i=0
-for f in "$CACHE"/photos/*; do
-  if (( i % 7 == 0 )); then ln -s "$f" "$W/eval/"; elif (( i % 3 == 0 )); then ln -s "$f" "$W/calib/"; fi
-  i=$((i + 1))
-done
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+EVAL_EVERY=7 source "$(dirname "$0")/common.sh"
 
 echo "-- quantize --report"
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/q.tflite" --report "$W/rep" --eval-images "$W/eval" \
