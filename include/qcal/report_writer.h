@@ -11,6 +11,7 @@
 #include "qcal/labels.h"
 #include "qcal/quantize.h"
 #include "qcal/report.h"
+#include "qcal/ssd.h"
 
 namespace qcal {
 
@@ -28,6 +29,8 @@ class AccuracyEvaluator {
   void add(const std::vector<HostTensor>& float_outputs, const std::vector<HostTensor>& quant_outputs, int label = -1);
   // {"task", "metric", "float", "quantized", "drop", ...task details, "outputs": [...]}
   nlohmann::json result(const std::vector<OutputReport>& outputs) const;
+  // --task detect on raw SSD outputs (boxes [1,N,B], scores [1,N,C]): anchors and decoding.
+  void set_ssd(std::shared_ptr<const SsdConfig> ssd) { ssd_ = std::move(ssd); }
 
  private:
   struct Detection {
@@ -37,6 +40,7 @@ class AccuracyEvaluator {
     int sample;
   };
   double mean_average_precision() const;
+  void add_raw_ssd(const std::vector<HostTensor>& f, const std::vector<HostTensor>& q, size_t boxes, size_t scores);
 
   Task task_;
   int input_width_;
@@ -48,6 +52,7 @@ class AccuracyEvaluator {
   double landmark_err_ = 0;
   uint64_t landmark_count_ = 0;
   std::vector<Detection> truth_, found_;
+  std::shared_ptr<const SsdConfig> ssd_;
 };
 
 // Everything a report shows.
@@ -79,6 +84,8 @@ struct ReportOptions {
   Task task = Task::kGeneric;
   IntegerNumerics numerics = IntegerNumerics::kXnnpack;
   int threads = 1;
+  // --task detect on raw SSD outputs (--anchors / --ssd-anchors); nullptr: post-processed outputs.
+  std::shared_ptr<const SsdConfig> ssd;
   // Ground truth (--labels, --task classify only): accuracy of both models against it
   // becomes the headline metric; report.json's accuracy.labels has the details.
   std::shared_ptr<const Labels> labels;

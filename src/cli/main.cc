@@ -48,6 +48,50 @@ void add_data_options(CLI::App* cmd, DataArgs& a) {
   cmd->add_flag("--quiet", a.quiet, "no progress output");
 }
 
+// --task detect on raw SSD outputs (boxes + scores per anchor): one set of flags for report,
+// compare and quantize (--report, --max-drop); one command runs per process.
+qcal::SsdFlags g_ssd_flags;
+
+void add_ssd_options(CLI::App* cmd) {
+  qcal::SsdFlags& f = g_ssd_flags;
+  cmd->add_option("--anchors", f.anchors_file,
+                  "--task detect on raw SSD outputs: anchors [N,4] y_center,x_center,h,w (.npy, or .csv one a line)");
+  cmd->add_option("--ssd-anchors", f.ssd_anchors,
+                  "--task detect on raw SSD outputs: a preset (mediapipe-face-short, mediapipe-face-full) and/or "
+                  "SsdAnchorsCalculator options, e.g. num_layers=4,min_scale=0.1484375,max_scale=0.75,input_size=128,"
+                  "strides=8:16:16:16,aspect_ratios=1.0,fixed_anchor_size=true");
+  cmd->add_option("--box-scale", f.box_scale, "raw SSD boxes: x/y/w/h scale (e.g. the input size; preset's, else 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--box-order", f.box_order, "raw SSD boxes: xywh (MediaPipe) or yxhw (TF, default without a preset)")
+      ->check(CLI::IsMember({"xywh", "yxhw"}));
+  cmd->add_option("--box-size", f.box_size, "raw SSD boxes: linear (MediaPipe, default) or exp (TF) sizes")
+      ->check(CLI::IsMember({"linear", "exp"}));
+  cmd->add_option("--score-threshold", f.score_threshold, "raw SSD: minimum sigmoid score (preset's, else 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--nms-iou", f.iou_threshold, "raw SSD: NMS IoU threshold (default 0.3, weighted NMS)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--max-detections", f.max_detections, "raw SSD: detections kept per image (default: all)")
+      ->check(CLI::Range(0, 100000));
+}
+
+std::shared_ptr<const qcal::SsdConfig> ssd_config(qcal::Task task) {
+  const qcal::SsdFlags& f = g_ssd_flags;
+  if (!f.any()) {
+    if (f.box_scale > 0 || !f.box_order.empty() || !f.box_size.empty() || f.score_threshold >= 0 || f.iou_threshold >= 0 ||
+        f.max_detections >= 0)
+      throw qcal::Error("--box-scale/--box-order/--box-size/--score-threshold/--nms-iou/--max-detections describe raw SSD "
+                        "outputs: give --anchors FILE or --ssd-anchors SPEC too");
+    return nullptr;
+  }
+  if (task != qcal::Task::kDetect) throw qcal::Error("--anchors/--ssd-anchors are for --task detect");
+  static std::shared_ptr<const qcal::SsdConfig> config;  // built (and announced) once
+  if (!config) {
+    config = std::make_shared<qcal::SsdConfig>(qcal::make_ssd_config(f));
+    std::printf("detections: raw SSD outputs decoded with %s (%zu anchors)\n", config->source.c_str(), config->anchors.size());
+  }
+  return config;
+}
+
 // The effective pre-processing: flags, else the model's metadata, else x/255 (stated).
 qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m) {
   qcal::Preprocessing p;
@@ -182,6 +226,7 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
   qcal::install_interrupt_handler();
   qcal::ReportOptions ro;
   ro.task = qcal::parse_task(task);
+  ro.ssd = ssd_config(ro.task);
   ro.numerics = numerics;
   ro.threads = data.threads;
   ro.labels = load_labels_arg(labels, data);
@@ -286,6 +331,7 @@ int run_quantize(const QuantizeArgs& a) {
         throw qcal::Error("--max-drop evaluates candidates: give --eval-images (or --images)");
       qcal::ReportOptions ro;
       ro.task = qcal::parse_task(a.task);
+      ro.ssd = ssd_config(ro.task);
       ro.threads = a.data.threads;
       ro.labels = load_labels_arg(a.labels, eval);
       const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
@@ -668,6 +714,7 @@ int main(int argc, char** argv) {
                        "output tensor names, or @FILE with one rule per line; repeatable");
   quantize->add_flag("--per-tensor", qa.per_tensor, "int8 weights with one scale per tensor instead of per channel");
   add_data_options(quantize, qa.data);
+  add_ssd_options(quantize);
   quantize->add_option("--max-drop", qa.max_drop,
                        "int8: return the worst layers to float, one at a time, until the --task metric drops by at most "
                        "this much on --eval-images; writes OUT.keep-float.txt")
@@ -693,6 +740,7 @@ int main(int argc, char** argv) {
   compare->add_option("--runs", cpa.runs, "timed runs per scheme for the latency column")->check(CLI::Range(1, 10000));
   compare->add_option("-o,--output-dir", cpa.output, "folder for the models and compare.json/.md/.html")->required();
   add_data_options(compare, cpa.data);
+  add_ssd_options(compare);
 
   ReportArgs rpa;
   auto* report = app.add_subcommand("report", "Compare a quantized model with its float model: per-layer error, accuracy");
@@ -706,6 +754,7 @@ int main(int argc, char** argv) {
       ->transform(CLI::CheckedTransformer(std::map<std::string, qcal::IntegerNumerics>{
           {"xnnpack", qcal::IntegerNumerics::kXnnpack}, {"reference", qcal::IntegerNumerics::kReference}}, CLI::ignore_case));
   add_data_options(report, rpa.data);
+  add_ssd_options(report);
 
   RewriteArgs ra;
   auto* rewrite = app.add_subcommand("rewrite", "Read, verify and write a model back unchanged");

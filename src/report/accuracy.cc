@@ -33,7 +33,41 @@ double iou(const float* a, const float* b) {
   return ua > 0 ? inter / ua : 0;
 }
 
+// Raw SSD outputs: two outputs [1, N, B] and [1, N, C] with one N; the boxes are the one
+// with more values per anchor (at least 4; the first on a tie).
+bool find_raw_ssd(const std::vector<HostTensor>& o, size_t& boxes, size_t& scores) {
+  for (size_t i = 0; i < o.size(); ++i)
+    for (size_t j = i + 1; j < o.size(); ++j) {
+      const Shape &a = o[i].shape, &b = o[j].shape;
+      if (a.size() != 3 || b.size() != 3 || a[0] != 1 || b[0] != 1 || a[1] != b[1]) continue;
+      boxes = a[2] >= b[2] ? i : j;
+      scores = boxes == i ? j : i;
+      if (o[boxes].shape[2] >= 4) return true;
+    }
+  return false;
+}
+
 }  // namespace
+
+void AccuracyEvaluator::add_raw_ssd(const std::vector<HostTensor>& f, const std::vector<HostTensor>& q, size_t bi,
+                                    size_t si) {
+  const HostTensor &b = f[bi], &s = f[si];
+  if (!ssd_)
+    throw Error("--task detect: outputs '" + b.name + "' " + shape_str(b.shape) + " and '" + s.name + "' " + shape_str(s.shape) +
+                " are raw SSD boxes/scores; pass --ssd-anchors PRESET (mediapipe-face-short, mediapipe-face-full) or "
+                "key=value,... or --anchors FILE (.npy/.csv [N,4] y_center,x_center,h,w)");
+  const int n = b.shape[1];
+  if (static_cast<size_t>(n) != ssd_->anchors.size())
+    throw Error("--task detect: " + ssd_->source + " gives " + std::to_string(ssd_->anchors.size()) + " anchors, the model's '" +
+                b.name + "' " + shape_str(b.shape) + " has " + std::to_string(n) + " boxes");
+  auto decode = [&](const std::vector<HostTensor>& o, std::vector<Detection>& into) {
+    const std::vector<float> boxes = floats(o[bi]), scores = floats(o[si]);
+    for (const SsdDetection& d : decode_ssd(boxes.data(), b.shape[2], scores.data(), s.shape[2], ssd_->anchors, ssd_->decode))
+      into.push_back({{d.ymin, d.xmin, d.ymax, d.xmax}, d.cls, d.score, static_cast<int>(samples_)});
+  };
+  decode(f, truth_);
+  decode(q, found_);
+}
 
 AccuracyEvaluator::AccuracyEvaluator(Task task, int input_width) : task_(task), input_width_(std::max(1, input_width)) {}
 
@@ -110,7 +144,15 @@ void AccuracyEvaluator::add(const std::vector<HostTensor>& f, const std::vector<
     }
     case Task::kDetect: {
       // TFLite_Detection_PostProcess outputs: boxes [1,N,4], classes [1,N], scores [1,N],
-      // count [1]. The float model's detections are the ground truth.
+      // count [1]. The float model's detections are the ground truth. Raw SSD outputs
+      // (boxes and scores per anchor) are decoded first (add_raw_ssd).
+      if (size_t boxes = 0, scores = 0; find_raw_ssd(f, boxes, scores)) {
+        add_raw_ssd(f, q, boxes, scores);
+        break;
+      }
+      if (ssd_)
+        throw Error("--anchors/--ssd-anchors decode raw SSD outputs (boxes [1,N,>=4] and scores [1,N,C]); this model's first "
+                    "output is " + shape_str(f[0].shape));
       if (f.size() < 4 || f[0].shape.size() != 3 || f[0].shape.back() != 4)
         throw Error("--task detect reads TFLite_Detection_PostProcess outputs (boxes [1,N,4], classes, scores, count); "
                     "this model's first output is " + shape_str(f[0].shape) + " (use --task generic)");
@@ -220,6 +262,7 @@ nlohmann::json AccuracyEvaluator::result(const std::vector<OutputReport>& output
       metric("map50_vs_float", 1.0, mean_average_precision());
       j["float_detections"] = truth_.size();
       j["quantized_detections"] = found_.size();
+      if (ssd_) j["ssd_decoding"] = ssd_->source + " (" + std::to_string(ssd_->anchors.size()) + " anchors)";
       break;
     case Task::kGeneric: {
       double worst = std::numeric_limits<double>::infinity();

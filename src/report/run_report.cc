@@ -15,6 +15,7 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
   const Subgraph& sg = fm->subgraphs.at(0);
   const InputGeometry g = input_geometry(sg.tensors[sg.inputs.at(0)], pre.layout);
   AccuracyEvaluator accuracy(options.task, g.width);
+  accuracy.set_ssd(options.ssd);
   LabelJoin join;
   if (options.labels) {
     if (options.task != Task::kClassify)
