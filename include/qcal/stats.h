@@ -23,6 +23,9 @@ class Histogram {
 
   // Adds x[0], x[stride], x[2*stride], ... (NaN ignored; +-inf counted as non-finite).
   void add(const float* x, size_t n, size_t stride = 1);
+  // Adds n values that are all finite, with lo/hi their extremes, plus a count of +-inf
+  // values seen beside them (the fast path for callers that have scanned the data).
+  void add_finite(const float* x, size_t n, float lo, float hi, uint64_t infinite = 0);
   void merge(const Histogram& other);
 
   bool empty() const { return total_ == 0; }

@@ -58,21 +58,74 @@ void Histogram::cover(int64_t lo_bin, int64_t hi_bin) {
   first_ = new_first;
 }
 
-void Histogram::add(const float* x, size_t n, size_t stride) {
-  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-  uint64_t finite = 0;
-  if (stride == 0) stride = 1;
-  for (size_t i = 0; i < n; i += stride) {
+namespace {
+
+// Summary of a sample after its finite values were moved to the front.
+struct FiniteScan {
+  size_t finite = 0;      // x[0..finite) are the finite values, in order
+  uint64_t infinite = 0;  // +-inf seen (NaN is ignored)
+  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
+  double sum = 0, sum_sq = 0;
+};
+
+// One pass over a contiguous sample: compacts the finite values to the front and takes
+// their extremes and moments. This runs for every tensor of every image, so it is the
+// calibration overhead; the AVX-512 path handles 16 values per step without branches.
+FiniteScan scan_finite(float* x, size_t n) {
+  FiniteScan r;
+  size_t i = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 vlo = _mm512_set1_ps(r.lo), vhi = _mm512_set1_ps(r.hi);
+  __m512d s = _mm512_setzero_pd(), s2 = _mm512_setzero_pd();
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    const __mmask16 fin = _mm512_cmp_ps_mask(_mm512_sub_ps(v, v), zero, _CMP_EQ_OQ);  // v - v is NaN for inf/NaN
+    const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    r.infinite += static_cast<uint64_t>(__builtin_popcount(static_cast<unsigned>(~(fin | nan)) & 0xFFFFu));
+    vlo = _mm512_mask_min_ps(vlo, fin, v, vlo);
+    vhi = _mm512_mask_max_ps(vhi, fin, v, vhi);
+    const __m512d a = _mm512_maskz_cvtps_pd(static_cast<__mmask8>(fin), _mm512_castps512_ps256(v));
+    const __m512d b = _mm512_maskz_cvtps_pd(static_cast<__mmask8>(fin >> 8), _mm512_extractf32x8_ps(v, 1));
+    s = _mm512_add_pd(s, _mm512_add_pd(a, b));
+    s2 = _mm512_fmadd_pd(a, a, _mm512_fmadd_pd(b, b, s2));
+    _mm512_mask_compressstoreu_ps(x + r.finite, fin, v);  // never passes x + i: safe in place
+    r.finite += static_cast<size_t>(__builtin_popcount(fin));
+  }
+  r.lo = _mm512_reduce_min_ps(vlo);
+  r.hi = _mm512_reduce_max_ps(vhi);
+  r.sum = _mm512_reduce_add_pd(s);
+  r.sum_sq = _mm512_reduce_add_pd(s2);
+#endif
+  for (; i < n; ++i) {
     const float v = x[i];
     if (std::isfinite(v)) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-      ++finite;
+      r.lo = std::min(r.lo, v);
+      r.hi = std::max(r.hi, v);
+      r.sum += v;
+      r.sum_sq += static_cast<double>(v) * v;
+      x[r.finite++] = v;
     } else if (!std::isnan(v)) {
-      ++non_finite_;
+      ++r.infinite;
     }
   }
-  if (finite == 0) return;
+  return r;
+}
+
+}  // namespace
+
+void Histogram::add(const float* x, size_t n, size_t stride) {
+  if (stride == 0) stride = 1;
+  thread_local std::vector<float> sample;
+  sample.resize((n + stride - 1) / stride);
+  for (size_t i = 0, k = 0; i < n; i += stride) sample[k++] = x[i];
+  const FiniteScan scan = scan_finite(sample.data(), sample.size());
+  add_finite(sample.data(), scan.finite, scan.lo, scan.hi, scan.infinite);
+}
+
+void Histogram::add_finite(const float* x, size_t n, float lo, float hi, uint64_t infinite) {
+  non_finite_ += infinite;
+  if (n == 0) return;
   if (!initialized_) {
     // The finest grid on which this batch fits.
     int k = hi > lo ? static_cast<int>(std::ceil(std::log2((static_cast<double>(hi) - lo) / max_bins_))) : kMinExponent;
@@ -94,14 +147,25 @@ void Histogram::add(const float* x, size_t n, size_t stride) {
   const int64_t first = first_;
   const int64_t nb = static_cast<int64_t>(counts_.size());
   uint64_t* c = counts_.data();
-  for (size_t i = 0; i < n; i += stride) {
-    const float v = x[i];
-    if (!std::isfinite(v)) continue;
-    int64_t b = static_cast<int64_t>(std::floor(v * inv)) - first;
-    b = std::clamp<int64_t>(b, 0, nb - 1);  // guards the float->double edge only
+  size_t i = 0;
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+  const __m512d vinv = _mm512_set1_pd(inv);
+  const __m512i vfirst = _mm512_set1_epi64(first), vlast = _mm512_set1_epi64(nb - 1), vzero = _mm512_setzero_si512();
+  alignas(64) int64_t idx[8];
+  for (; i + 8 <= n; i += 8) {
+    const __m512d v = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vinv);
+    __m512i b = _mm512_sub_epi64(_mm512_cvttpd_epi64(_mm512_roundscale_pd(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)), vfirst);
+    b = _mm512_min_epi64(_mm512_max_epi64(b, vzero), vlast);  // guards the float->double edge only
+    _mm512_store_si512(reinterpret_cast<__m512i*>(idx), b);
+    for (int u = 0; u < 8; ++u) ++c[idx[u]];
+  }
+#endif
+  for (; i < n; ++i) {
+    int64_t b = static_cast<int64_t>(std::floor(x[i] * inv)) - first;
+    b = std::clamp<int64_t>(b, 0, nb - 1);
     ++c[b];
   }
-  total_ += finite;
+  total_ += n;
 }
 
 void Histogram::merge(const Histogram& other) {
@@ -168,15 +232,22 @@ void min_max(const float* x, size_t n, float& lo, float& hi) {
   size_t i = 0;
   float l = lo, h = hi;
 #ifdef __AVX512F__
-  __m512 vl[2] = {_mm512_set1_ps(l), _mm512_set1_ps(l)}, vh[2] = {_mm512_set1_ps(h), _mm512_set1_ps(h)};
-  for (; i + 32 <= n; i += 32)
-    for (int u = 0; u < 2; ++u) {
+  // Four accumulator pairs: two would leave the loop bound by min/max latency, not loads.
+  __m512 vl[4], vh[4];
+  for (int u = 0; u < 4; ++u) vl[u] = _mm512_set1_ps(l), vh[u] = _mm512_set1_ps(h);
+  for (; i + 64 <= n; i += 64)
+    for (int u = 0; u < 4; ++u) {
       const __m512 v = _mm512_loadu_ps(x + i + 16 * u);
       vl[u] = _mm512_min_ps(v, vl[u]);
       vh[u] = _mm512_max_ps(v, vh[u]);
     }
-  l = _mm512_reduce_min_ps(_mm512_min_ps(vl[0], vl[1]));
-  h = _mm512_reduce_max_ps(_mm512_max_ps(vh[0], vh[1]));
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    vl[0] = _mm512_min_ps(v, vl[0]);
+    vh[0] = _mm512_max_ps(v, vh[0]);
+  }
+  l = _mm512_reduce_min_ps(_mm512_min_ps(_mm512_min_ps(vl[0], vl[1]), _mm512_min_ps(vl[2], vl[3])));
+  h = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(vh[0], vh[1]), _mm512_max_ps(vh[2], vh[3])));
 #endif
   for (; i < n; ++i) {
     const float v = x[i];
@@ -285,23 +356,16 @@ void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples
   // stride = k x channels, every sample lands in one channel and misses the others' tails).
   const size_t lanes = std::max(innermost, static_cast<size_t>(std::max(channels, 1)));
   while (stride > 1 && lanes > 1 && std::gcd(stride, lanes) != 1) ++stride;
-  // Gather the sample once (strided reads miss the cache; three passes over them cost three
-  // times that), then moments and histogram read it contiguously.
+  // Gather the sample once (strided reads miss the cache), then one contiguous pass takes
+  // the moments and the histogram's extremes, and the histogram bins what is finite.
   thread_local std::vector<float> sample;
-  sample.clear();
-  for (size_t i = 0; i < n; i += stride) sample.push_back(x[i]);
-  double s = 0, s2 = 0;
-  uint64_t taken = 0;
-  for (const float v : sample) {
-    if (!std::isfinite(v)) continue;
-    s += v;
-    s2 += static_cast<double>(v) * v;
-    ++taken;
-  }
-  sum += s;
-  sum_sq += s2;
-  sampled += taken;
-  hist.add(sample.data(), sample.size(), 1);
+  sample.resize((n + stride - 1) / stride);
+  for (size_t i = 0, k = 0; i < n; i += stride) sample[k++] = x[i];
+  const FiniteScan scan = scan_finite(sample.data(), sample.size());
+  sum += scan.sum;
+  sum_sq += scan.sum_sq;
+  sampled += scan.finite;
+  hist.add_finite(sample.data(), scan.finite, scan.lo, scan.hi, scan.infinite);
 }
 
 void TensorStats::merge(const TensorStats& o) {
