@@ -92,6 +92,20 @@ std::shared_ptr<const qcal::SsdConfig> ssd_config(qcal::Task task) {
   return config;
 }
 
+// Checks that --task can read this model's outputs before any work is done or any file is
+// written: the evaluator meets all-zero outputs of the model's shapes, so it refuses now what
+// it would otherwise refuse after calibration and a first quantized model.
+void preflight_task(const qcal::Model& m, const std::string& task) {
+  const qcal::Task t = qcal::parse_task(task);
+  const qcal::Subgraph& g = m.subgraphs.at(0);
+  std::vector<qcal::HostTensor> outputs;
+  for (int32_t o : g.outputs)
+    outputs.push_back(qcal::HostTensor::zeros(g.tensors[o].name, qcal::DType::kFloat32, g.tensors[o].shape));
+  qcal::AccuracyEvaluator probe(t, 1);
+  probe.set_ssd(ssd_config(t));
+  probe.add(outputs, outputs);
+}
+
 // The effective pre-processing: flags, else the model's metadata, else x/255 (stated).
 qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m) {
   qcal::Preprocessing p;
@@ -236,6 +250,7 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
 int run_report(const ReportArgs& a) {
   auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
   auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
+  preflight_task(*fm, a.task);
   const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, a.task, a.numerics, a.labels);
   qcal::write_report(a.output, d);
   print_report_summary(d, a.output);
@@ -310,6 +325,7 @@ int run_quantize(const QuantizeArgs& a) {
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
+  if (!a.report_dir.empty() || a.max_drop >= 0) preflight_task(*model, a.task);
   qcal::QuantizeOptions opt;
   opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
   opt.per_tensor = a.per_tensor;
@@ -433,6 +449,7 @@ int run_compare(const CompareArgs& a) {
   if (!a.labels.empty() && a.task != "classify") throw qcal::Error("--labels needs --task classify");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
+  preflight_task(*model, a.task);
   const std::vector<qcal::SchemeSpec> specs = qcal::parse_schemes(a.schemes);
   fs::create_directories(a.output);
   std::optional<qcal::CalibrationData> calib;

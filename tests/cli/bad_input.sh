@@ -74,4 +74,15 @@ qcheck "matches no op" "$MODEL" --calib "$CAL" --keep-float NO_SUCH_OP
 qcheck "not a valid regular expression" "$MODEL" --calib "$CAL" --keep-float 're:('
 qcheck "cannot open" "$MODEL" --calib "$CAL" --keep-float @"$W/no_such_rules.txt"
 
+# A --task that cannot read the model's outputs is refused before calibration, with nothing written.
+
+err=$("$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --task detect -o "$W/cmp" 2>&1 >/dev/null); rc=$?
+if [[ $rc -ne 1 || $(printf '%s\n' "$err" | wc -l) -ne 1 || "$err" != *"raw SSD boxes/scores"* || -e "$W/cmp" ]]; then
+  echo "FAIL compare --task detect without anchors: exit $rc, '$err' (or $W/cmp left behind)"; fail=1
+else
+  echo "ok   $err"
+fi
+qcheck "raw SSD boxes/scores" "$MODEL" --images "$W/photos" --scheme int8 --task detect --report "$W/rep"
+[[ -e "$W/rep" ]] && { echo "FAIL quantize --report: left $W/rep"; fail=1; }
+
 exit $fail
