@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <sstream>
@@ -36,6 +37,22 @@ std::string normalize(const std::string& file) {
   return fs::path(f).lexically_normal().generic_string();
 }
 
+// Calls f(line, line number, "FILE line N") for each line of a label CSV that carries data:
+// trimmed, blank lines and '#' lines skipped.
+void for_each_label_line(const fs::path& csv, const std::function<void(const std::string&, int, const std::string&)>& f) {
+  std::error_code ec;
+  if (!fs::is_regular_file(csv, ec)) throw Error("--labels " + csv.string() + ": no such file");
+  const std::vector<uint8_t> bytes = read_file_bytes(csv);
+  std::istringstream in(std::string(bytes.begin(), bytes.end()));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    f(line, line_no, csv.string() + " line " + std::to_string(line_no));
+  }
+}
+
 }  // namespace
 
 std::string Labels::where(const LabelEntry& e) const {
@@ -44,21 +61,12 @@ std::string Labels::where(const LabelEntry& e) const {
 }
 
 Labels read_label_csv(const fs::path& csv, const std::vector<std::string>& class_names) {
-  std::error_code ec;
-  if (!fs::is_regular_file(csv, ec)) throw Error("--labels " + csv.string() + ": no such file");
-  const std::vector<uint8_t> bytes = read_file_bytes(csv);
-  std::istringstream in(std::string(bytes.begin(), bytes.end()));
   Labels out;
   out.source = csv.string();
   std::map<std::string, size_t> seen;  // normalized file -> entry
-  int line_no = 0;
   bool first = true;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
+  for_each_label_line(csv, [&](const std::string& line, int line_no, const std::string& where) {
     const size_t comma = line.rfind(',');
-    const std::string where = csv.string() + " line " + std::to_string(line_no);
     if (comma == std::string::npos) throw Error(where + ": expected 'file,label', got '" + line + "'");
     const std::string file = trim(line.substr(0, comma)), value = trim(line.substr(comma + 1));
     int label = -1;
@@ -70,7 +78,7 @@ Labels read_label_csv(const fs::path& csv, const std::vector<std::string>& class
     const bool was_first = first;
     first = false;
     if (!ok) {
-      if (was_first) continue;  // a header line ("file,label")
+      if (was_first) return;  // a header line ("file,label")
       throw Error(where + ": label '" + value + "' is not a class index (an integer >= 0)" +
                   (class_names.empty() ? "" : " nor one of the " + std::to_string(class_names.size()) + " class names"));
     }
@@ -81,12 +89,61 @@ Labels read_label_csv(const fs::path& csv, const std::vector<std::string>& class
       if (prev.label != label)
         throw Error(where + ": '" + file + "' is labelled " + std::to_string(label) + " here and " +
                     std::to_string(prev.label) + " on line " + std::to_string(prev.line));
-      continue;
+      return;
     }
     seen[key] = out.entries.size();
     out.entries.push_back({key, label, line_no});
-  }
+  });
   if (out.entries.empty()) throw Error("--labels " + csv.string() + ": no 'file,label' lines");
+  return out;
+}
+
+Labels read_box_label_csv(const fs::path& csv) {
+  Labels out;
+  out.source = csv.string();
+  std::map<std::string, size_t> seen;  // normalized file -> entry
+  bool first = true;
+  for_each_label_line(csv, [&](const std::string& line, int line_no, const std::string& where) {
+    std::vector<std::string> f;
+    for (size_t b = 0;;) {
+      const size_t c = line.find(',', b);
+      f.push_back(trim(line.substr(b, c == std::string::npos ? std::string::npos : c - b)));
+      if (c == std::string::npos) break;
+      b = c + 1;
+    }
+    const bool was_first = first;
+    first = false;
+    if (f.size() != 6)
+      throw Error(where + ": expected 'file,class,ymin,xmin,ymax,xmax', got " + std::to_string(f.size()) + " fields in '" + line + "'");
+    static const char* const kCorner[4] = {"ymin", "xmin", "ymax", "xmax"};
+    LabelBox box;
+    box.line = line_no;
+    if (!parse_index(f[1], box.cls)) {
+      if (was_first) return;  // a header line
+      throw Error(where + ": class '" + f[1] + "' is not a class index (an integer >= 0)");
+    }
+    for (int k = 0; k < 4; ++k) {
+      const std::string& v = f[2 + k];
+      const auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), box.box[k]);
+      if (v.empty() || e != std::errc() || p != v.data() + v.size())
+        throw Error(where + ": " + kCorner[k] + " '" + v + "' is not a number");
+      if (!(box.box[k] >= 0.0f && box.box[k] <= 1.0f))
+        throw Error(where + ": " + kCorner[k] + " " + v +
+                    " is outside [0,1] (corners are normalized to the original image)");
+    }
+    if (box.box[0] > box.box[2]) throw Error(where + ": ymin " + f[2] + " > ymax " + f[4]);
+    if (box.box[1] > box.box[3]) throw Error(where + ": xmin " + f[3] + " > xmax " + f[5]);
+    if (f[0].empty()) throw Error(where + ": no file name before the first comma");
+    const std::string key = normalize(f[0]);
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      it = seen.emplace(key, out.entries.size()).first;
+      out.entries.push_back({key, static_cast<int>(out.entries.size()), line_no});
+      out.boxes.emplace_back();
+    }
+    out.boxes[it->second].push_back(box);
+  });
+  if (out.entries.empty()) throw Error("--labels " + csv.string() + ": no 'file,class,ymin,xmin,ymax,xmax' lines");
   return out;
 }
 
@@ -173,6 +230,9 @@ LabelJoin join_labels(const Labels& labels, const fs::path& root, const std::vec
       continue;
     }
     const size_t s = static_cast<size_t>(found);
+    if (auto t = taken.find(s); t != taken.end() && labels.has_boxes())
+      throw Error(labels.where(e) + ": '" + e.file + "' names the same image as '" + t->second->file + "' at " +
+                  labels.where(*t->second) + " (give each image's boxes under one name)");
     if (auto t = taken.find(s); t != taken.end() && t->second->label != e.label)
       throw Error(labels.where(e) + ": '" + e.file + "' is labelled " + std::to_string(e.label) + " here and " +
                   std::to_string(t->second->label) + " at " + labels.where(*t->second));

@@ -10,9 +10,17 @@
 
 namespace qcal {
 
+// A labelled object box (`--task detect`): corners normalized to [0,1] of the original image
+// (before any resize), ymin <= ymax, xmin <= xmax.
+struct LabelBox {
+  int cls = 0;
+  float box[4] = {0, 0, 0, 0};  // ymin, xmin, ymax, xmax
+  int line = 0;
+};
+
 struct LabelEntry {
   std::string file;  // as written: relative to the dataset folder, or a bare file name
-  int label = -1;    // class index
+  int label = -1;    // class index; for box labels the entry's index in Labels::entries
   int line = 0;      // in the CSV (1-based); 0 for sub-folder labels
 };
 
@@ -20,6 +28,9 @@ struct Labels {
   std::string source;                    // the CSV path, or "sub-folders of DIR"
   std::vector<LabelEntry> entries;
   std::vector<std::string> class_names;  // sub-folder mode with named folders: index -> folder name
+  // Object boxes (read_box_label_csv): boxes[i] are all of entries[i]'s; empty for class labels.
+  std::vector<std::vector<LabelBox>> boxes;
+  bool has_boxes() const { return !boxes.empty(); }
   // "FILE line N" or "sub-folder 'x'": where an entry came from, for messages.
   std::string where(const LabelEntry& e) const;
 };
@@ -30,6 +41,13 @@ struct Labels {
 // naming the file and line for an unreadable file, a malformed line, a bad label or a file
 // given two different labels.
 Labels read_label_csv(const std::filesystem::path& csv, const std::vector<std::string>& class_names = {});
+
+// `--task detect`: CSV lines `file,class,ymin,xmin,ymax,xmax` (class an index >= 0, corners
+// normalized to [0,1] of the original image), several lines per file; an optional header
+// line; blank lines and '#' lines ignored. One entry per file holding all its boxes. Throws
+// qcal::Error naming the file and line for a malformed line, a bad class, a coordinate
+// outside [0,1] or ymin > ymax / xmin > xmax.
+Labels read_box_label_csv(const std::filesystem::path& csv);
 
 // One sub-folder per class under `images_dir`: each image's top-level folder is its label.
 // Folder names that are all integers are the class indices; otherwise the sorted folder

@@ -19,6 +19,18 @@ enum class Task { kClassify, kDetect, kSegment, kLandmarks, kGeneric };
 Task parse_task(const std::string& name);  // throws qcal::Error naming the choices
 const char* task_name(Task task);
 
+// One detection (or ground-truth box) of one sample: [ymin, xmin, ymax, xmax], normalized.
+struct BoxDetection {
+  float box[4];
+  int cls;
+  float score;
+  int sample;
+};
+// mAP@0.5 of `found` against `truth` over the classes in `truth` (all-point interpolation,
+// PASCAL VOC 2010+); a detection matches an unused truth box of its sample and class with
+// IoU >= 0.5. No truth boxes: 1 when nothing was found, else 0.
+double map50(const std::vector<BoxDetection>& truth, const std::vector<BoxDetection>& found);
+
 // Accumulates a task's accuracy of the quantized model against the float model (and
 // against labels, for classification) over samples.
 class AccuracyEvaluator {
@@ -31,15 +43,14 @@ class AccuracyEvaluator {
   nlohmann::json result(const std::vector<OutputReport>& outputs) const;
   // --task detect on raw SSD outputs (boxes [1,N,B], scores [1,N,C]): anchors and decoding.
   void set_ssd(std::shared_ptr<const SsdConfig> ssd) { ssd_ = std::move(ssd); }
+  // --task detect against box labels: add()'s label is then an index into labels->boxes.
+  void set_box_labels(std::shared_ptr<const Labels> labels) { box_labels_ = std::move(labels); }
 
  private:
-  struct Detection {
-    float box[4];
-    int cls;
-    float score;
-    int sample;
-  };
-  double mean_average_precision() const;
+  using Detection = BoxDetection;
+  // Both models' detections and the labelled boxes of the labelled samples (class-agnostic
+  // when the model scores one class).
+  nlohmann::json box_label_result() const;
   void add_raw_ssd(const std::vector<HostTensor>& f, const std::vector<HostTensor>& q, size_t boxes, size_t scores);
 
   Task task_;
@@ -53,6 +64,10 @@ class AccuracyEvaluator {
   uint64_t landmark_count_ = 0;
   std::vector<Detection> truth_, found_;
   std::shared_ptr<const SsdConfig> ssd_;
+  std::shared_ptr<const Labels> box_labels_;
+  std::vector<Detection> label_truth_;
+  std::vector<bool> sample_labelled_;  // by sample index (1-based, as Detection::sample)
+  int model_classes_ = 0;               // raw SSD score columns; 0 when unknown
 };
 
 // Everything a report shows.
@@ -86,8 +101,9 @@ struct ReportOptions {
   int threads = 1;
   // --task detect on raw SSD outputs (--anchors / --ssd-anchors); nullptr: post-processed outputs.
   std::shared_ptr<const SsdConfig> ssd;
-  // Ground truth (--labels, --task classify only): accuracy of both models against it
-  // becomes the headline metric; report.json's accuracy.labels has the details.
+  // Ground truth (--labels; class labels for --task classify, box labels for --task detect):
+  // accuracy of both models against it becomes the headline metric; report.json's
+  // accuracy.labels has the details.
   std::shared_ptr<const Labels> labels;
 };
 

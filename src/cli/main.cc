@@ -202,10 +202,17 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
               a["drop"].dump().c_str());
   if (a.contains("labels")) {
     const nlohmann::json& l = a["labels"];
-    std::printf("labels (%s): %zu labelled, %zu without a label; top-5 accuracy float %s quantized %s\n",
-                l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
-                l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump().c_str(),
-                l["quantized_top5_accuracy"].dump().c_str());
+    if (l.contains("float_map50"))
+      std::printf("labels (%s): %zu labelled, %zu without a label, %zu boxes; mAP@0.5%s float %s quantized %s drop %s\n",
+                  l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
+                  l["unlabelled_samples"].get<size_t>(), l["labelled_boxes"].get<size_t>(),
+                  l["class_agnostic"].get<bool>() ? " (class-agnostic)" : "", l["float_map50"].dump().c_str(),
+                  l["quantized_map50"].dump().c_str(), l["map50_drop"].dump().c_str());
+    else
+      std::printf("labels (%s): %zu labelled, %zu without a label; top-5 accuracy float %s quantized %s\n",
+                  l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
+                  l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump().c_str(),
+                  l["quantized_top5_accuracy"].dump().c_str());
     if (const size_t n = l["entries_without_sample"].get<size_t>())
       std::printf("warning: %zu label entr%s no evaluated sample (e.g. %s)\n", n, n == 1 ? "y names" : "ies name",
                   l["entries_without_sample_examples"][0].get<std::string>().c_str());
@@ -225,9 +232,13 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   std::printf("wrote %s/report.json, report.md, report.html\n", dir.c_str());
 }
 
-// --labels FILE.csv | subfolders (none: nullptr).
-std::shared_ptr<const qcal::Labels> load_labels_arg(const std::string& spec, const DataArgs& data) {
+// --labels FILE.csv | subfolders (none: nullptr); --task detect reads box labels.
+std::shared_ptr<const qcal::Labels> load_labels_arg(const std::string& spec, const DataArgs& data, const std::string& task) {
   if (spec.empty()) return nullptr;
+  if (task == "detect") {
+    if (spec == "subfolders") throw qcal::Error("--labels subfolders is for --task classify; --task detect takes a box CSV");
+    return std::make_shared<qcal::Labels>(qcal::read_box_label_csv(spec));
+  }
   return std::make_shared<qcal::Labels>(qcal::load_labels(spec, data.images));
 }
 
@@ -243,7 +254,7 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
   ro.ssd = ssd_config(ro.task);
   ro.numerics = numerics;
   ro.threads = data.threads;
-  ro.labels = load_labels_arg(labels, data);
+  ro.labels = load_labels_arg(labels, data, task);
   return qcal::compare_models(fm, float_label, qm, quant_label, pre, dataset_options(data), ro);
 }
 
@@ -321,7 +332,8 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
 int run_quantize(const QuantizeArgs& a) {
   if (!a.labels.empty() && a.report_dir.empty() && a.max_drop < 0)
     throw qcal::Error("--labels is for the evaluation of --report DIR or --max-drop X");
-  if (!a.labels.empty() && a.task != "classify") throw qcal::Error("--labels needs --task classify");
+  if (!a.labels.empty() && a.task != "classify" && a.task != "detect")
+    throw qcal::Error("--labels needs --task classify or --task detect");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
@@ -349,7 +361,7 @@ int run_quantize(const QuantizeArgs& a) {
       ro.task = qcal::parse_task(a.task);
       ro.ssd = ssd_config(ro.task);
       ro.threads = a.data.threads;
-      ro.labels = load_labels_arg(a.labels, eval);
+      ro.labels = load_labels_arg(a.labels, eval, a.task);
       const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
       qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
                                                              a.max_drop, a.max_fallback_steps);
@@ -446,7 +458,8 @@ struct CompareArgs {
 // One calibration pass, every scheme from the same statistics, each evaluated on held-out
 // images by the executors, one table.
 int run_compare(const CompareArgs& a) {
-  if (!a.labels.empty() && a.task != "classify") throw qcal::Error("--labels needs --task classify");
+  if (!a.labels.empty() && a.task != "classify" && a.task != "detect")
+    throw qcal::Error("--labels needs --task classify or --task detect");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   preflight_task(*model, a.task);
@@ -700,7 +713,8 @@ int run_bench(const BenchArgs& a) {
 
 constexpr const char* kLabelsHelp =
     "--task classify: ground truth for the evaluation images, a CSV of 'file,label' (file relative to the images "
-    "folder or a bare name; label a class index) or 'subfolders' (one sub-folder per class)";
+    "folder or a bare name; label a class index) or 'subfolders' (one sub-folder per class). --task detect: a CSV of "
+    "'file,class,ymin,xmin,ymax,xmax' (corners normalized to [0,1] of the original image; --resize stretch only)";
 
 int main(int argc, char** argv) {
   CLI::App app{"qcal: post-training quantization and calibration for TensorFlow Lite models"};

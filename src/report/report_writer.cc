@@ -1,6 +1,7 @@
 // report.json (the data), report.md (tables) and report.html (self-contained: inline SVG,
 // no scripts, no network).
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <sstream>
 
@@ -139,6 +140,7 @@ std::string labels_counts(const json& l) {
   std::ostringstream s;
   const size_t labelled = l["labelled_samples"].get<size_t>();
   s << labelled << " labelled sample" << (labelled == 1 ? "" : "s") << ", " << l["unlabelled_samples"] << " without a label";
+  if (l.contains("labelled_boxes")) s << "; " << l["labelled_boxes"] << " labelled boxes";
   const size_t missing = l.value("entries_without_sample", size_t{0});
   if (missing) {
     s << "; " << missing << " label entr" << (missing == 1 ? "y names" : "ies name") << " no sample";
@@ -148,14 +150,27 @@ std::string labels_counts(const json& l) {
   return s.str();
 }
 
+// The rows of the labels table: {metric, float, quantized, drop}, formatted.
+std::vector<std::array<std::string, 4>> labels_rows(const json& l) {
+  std::vector<std::array<std::string, 4>> rows;
+  auto row = [&](const std::string& name, const std::string& f, const std::string& q, const std::string& d) {
+    rows.push_back({name, fmt(l[f].get<double>(), 4), fmt(l[q].get<double>(), 4), fmt(l[d].get<double>(), 4)});
+  };
+  if (l.contains("float_map50")) {
+    row(std::string("mAP@0.5") + (l.value("class_agnostic", false) ? " (class-agnostic)" : ""), "float_map50",
+        "quantized_map50", "map50_drop");
+    return rows;
+  }
+  for (const std::string k : {"top1", "top5"})
+    row(k + " accuracy", "float_" + k + "_accuracy", "quantized_" + k + "_accuracy", k + "_drop");
+  return rows;
+}
+
 std::string labels_markdown(const json& l) {
   std::ostringstream s;
   s << "### Against the labels (`" << l["source"].get<std::string>() << "`)\n\n"
     << "| metric | float | quantized | drop |\n|---|---|---|---|\n";
-  for (const char* k : {"top1", "top5"})
-    s << "| " << k << " accuracy | " << fmt(l[std::string("float_") + k + "_accuracy"].get<double>(), 4) << " | "
-      << fmt(l[std::string("quantized_") + k + "_accuracy"].get<double>(), 4) << " | "
-      << fmt(l[std::string(k) + "_drop"].get<double>(), 4) << " |\n";
+  for (const auto& r : labels_rows(l)) s << "| " << r[0] << " | " << r[1] << " | " << r[2] << " | " << r[3] << " |\n";
   s << "\n" << labels_counts(l) << "\n";
   return s.str();
 }
@@ -292,9 +307,8 @@ std::string report_html(const json& r) {
     const json& l = a["labels"];
     s << "<h3>Against the labels (<code>" << esc(l["source"]) << "</code>)</h3><table><tr><th>metric</th><th>float</th>"
          "<th>quantized</th><th>drop</th></tr>";
-    for (const char* k : {"top1", "top5"})
-      s << "<tr><td class=l>" << k << " accuracy</td><td>" << fmt(l[std::string("float_") + k + "_accuracy"], 4) << "</td><td>"
-        << fmt(l[std::string("quantized_") + k + "_accuracy"], 4) << "</td><td>" << fmt(l[std::string(k) + "_drop"], 4)
+    for (const auto& row : labels_rows(l))
+      s << "<tr><td class=l>" << esc(row[0]) << "</td><td>" << row[1] << "</td><td>" << row[2] << "</td><td>" << row[3]
         << "</td></tr>";
     s << "</table><p>" << esc(labels_counts(l)) << "</p>";
   }

@@ -18,11 +18,22 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
   accuracy.set_ssd(options.ssd);
   LabelJoin join;
   if (options.labels) {
-    if (options.task != Task::kClassify)
-      throw Error(std::string("--labels is for --task classify (this report's task is ") + task_name(options.task) + ")");
-    const Tensor& out = sg.tensors[sg.outputs.at(0)];
-    check_label_range(*options.labels, static_cast<int>(num_elements(out.shape)),
-                      "the model's output '" + out.name + "' " + shape_str(out.shape));
+    if (options.task != Task::kClassify && options.task != Task::kDetect)
+      throw Error(std::string("--labels is for --task classify or detect (this report's task is ") + task_name(options.task) + ")");
+    if (options.labels->has_boxes() != (options.task == Task::kDetect))
+      throw Error("--labels " + options.labels->source + ": " + (options.labels->has_boxes() ? "box" : "class") +
+                  " labels do not fit --task " + task_name(options.task));
+    if (options.task == Task::kClassify) {
+      const Tensor& out = sg.tensors[sg.outputs.at(0)];
+      check_label_range(*options.labels, static_cast<int>(num_elements(out.shape)),
+                        "the model's output '" + out.name + "' " + shape_str(out.shape));
+    } else {
+      // Normalized corners of the original image are the model's only under a stretch resize.
+      if (!dataset.images.empty() && pre.resize != Preprocessing::Resize::kStretch)
+        throw Error("--labels " + options.labels->source + ": box labels need --resize stretch (crop and letterbox "
+                    "are not supported for box labels)");
+      accuracy.set_box_labels(options.labels);
+    }
     const std::filesystem::path root = dataset.images.empty() ? dataset.inputs : dataset.images;
     join = join_labels(*options.labels, root, list_samples(*fm, 0, dataset));
     if (join.by_sample.empty())
