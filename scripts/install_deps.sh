@@ -8,6 +8,7 @@ PACKAGES=(
   flatbuffers-compiler libflatbuffers-dev libeigen3-dev libopencv-dev libtbb-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
+  python3  # the CLI tests read report.json with it
 )
 
 missing=()
