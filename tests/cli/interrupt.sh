@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Ctrl-C during calibration stops cleanly: exit 1 with "interrupted", and neither the output
+# nor a temporary file is left behind. The dataset is the photos repeated 20 times (560
+# images through pose_landmark_heavy on one thread: tens of seconds), so the signal sent
+# after 2 s always arrives mid-run.
+set -uo pipefail
+QCAL=$1
+CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
+MODEL="$CACHE/models/pose_landmark_heavy.tflite"
+[[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/photos" "$W/out"
+for r in $(seq 1 20); do
+  for f in "$CACHE"/photos/*; do ln -s "$f" "$W/photos/r${r}_$(basename "$f")"; done
+done
+"$QCAL" calibrate "$MODEL" --images "$W/photos" --threads 1 -o "$W/out/calib.json" >"$W/log" 2>&1 &
+pid=$!
+sleep 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+fail=0
+[[ $rc -eq 1 ]] || { echo "FAIL: exit code $rc after SIGINT (want 1)"; fail=1; }
+grep -q "interrupted" "$W/log" || { echo "FAIL: no 'interrupted' message:"; tail -3 "$W/log"; fail=1; }
+if [[ -n "$(ls -A "$W/out")" ]]; then echo "FAIL: files left behind: $(ls -A "$W/out")"; fail=1; fi
+[[ $fail -eq 0 ]] && echo "ok   SIGINT mid-calibration: exit 1, '$(grep interrupted "$W/log")', nothing written"
+exit $fail
