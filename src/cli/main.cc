@@ -92,20 +92,6 @@ std::shared_ptr<const qcal::SsdConfig> ssd_config(qcal::Task task) {
   return config;
 }
 
-// Checks that --task can read this model's outputs before any work is done or any file is
-// written: the evaluator meets all-zero outputs of the model's shapes, so it refuses now what
-// it would otherwise refuse after calibration and a first quantized model.
-void preflight_task(const qcal::Model& m, const std::string& task) {
-  const qcal::Task t = qcal::parse_task(task);
-  const qcal::Subgraph& g = m.subgraphs.at(0);
-  std::vector<qcal::HostTensor> outputs;
-  for (int32_t o : g.outputs)
-    outputs.push_back(qcal::HostTensor::zeros(g.tensors[o].name, qcal::DType::kFloat32, g.tensors[o].shape));
-  qcal::AccuracyEvaluator probe(t, 1);
-  probe.set_ssd(ssd_config(t));
-  probe.add(outputs, outputs);
-}
-
 // The effective pre-processing: flags, else the model's metadata, else x/255 (stated).
 qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m) {
   qcal::Preprocessing p;
@@ -242,27 +228,57 @@ std::shared_ptr<const qcal::Labels> load_labels_arg(const std::string& spec, con
   return std::make_shared<qcal::Labels>(qcal::load_labels(spec, data.images));
 }
 
+// --task, --labels and the raw-SSD flags, resolved once per command.
+struct TaskSetup {
+  qcal::Task task = qcal::Task::kGeneric;
+  std::shared_ptr<const qcal::SsdConfig> ssd;
+  std::shared_ptr<const qcal::Labels> labels;
+};
+
+// Resolves the evaluation's task and ground truth (labels joined against `eval`) before any
+// work is done or any file is written. The evaluator also meets all-zero outputs of the
+// model's shapes, so it refuses now what it would otherwise refuse after calibration and a
+// first quantized model.
+TaskSetup prepare_task(const qcal::Model& m, const std::string& task, const std::string& labels, const DataArgs& eval) {
+  TaskSetup s;
+  s.task = qcal::parse_task(task);
+  s.ssd = ssd_config(s.task);
+  if (!labels.empty()) {
+    if (s.task != qcal::Task::kClassify && s.task != qcal::Task::kDetect)
+      throw qcal::Error("--labels needs --task classify or --task detect");
+    s.labels = load_labels_arg(labels, eval, task);
+  }
+  const qcal::Subgraph& g = m.subgraphs.at(0);
+  std::vector<qcal::HostTensor> outputs;
+  for (int32_t o : g.outputs)
+    outputs.push_back(qcal::HostTensor::zeros(g.tensors[o].name, qcal::DType::kFloat32, g.tensors[o].shape));
+  qcal::AccuracyEvaluator probe(s.task, 1);
+  probe.set_ssd(s.ssd);
+  probe.add(outputs, outputs);
+  return s;
+}
+
 qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std::string& float_label,
                                 std::shared_ptr<const qcal::Model> qm, const std::string& quant_label, const DataArgs& data,
-                                const std::string& task, qcal::IntegerNumerics numerics, const std::string& labels = "") {
+                                const TaskSetup& setup, qcal::IntegerNumerics numerics) {
   if (data.images.empty() == data.inputs.empty()) throw qcal::Error("the report needs --images DIR or --inputs DIR");
   const qcal::Preprocessing pre = resolve_preprocessing(data, *fm);
   if (!data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
   qcal::install_interrupt_handler();
   qcal::ReportOptions ro;
-  ro.task = qcal::parse_task(task);
-  ro.ssd = ssd_config(ro.task);
+  ro.task = setup.task;
+  ro.ssd = setup.ssd;
   ro.numerics = numerics;
   ro.threads = data.threads;
-  ro.labels = load_labels_arg(labels, data, task);
+  ro.labels = setup.labels;
   return qcal::compare_models(fm, float_label, qm, quant_label, pre, dataset_options(data), ro);
 }
 
 int run_report(const ReportArgs& a) {
   auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
   auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
-  preflight_task(*fm, a.task);
-  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, a.task, a.numerics, a.labels);
+  const TaskSetup setup = prepare_task(*fm, a.task, a.labels, a.data);
+  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, setup, a.numerics);
   qcal::write_report(a.output, d);
   print_report_summary(d, a.output);
   return 0;
@@ -332,12 +348,14 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
 int run_quantize(const QuantizeArgs& a) {
   if (!a.labels.empty() && a.report_dir.empty() && a.max_drop < 0)
     throw qcal::Error("--labels is for the evaluation of --report DIR or --max-drop X");
-  if (!a.labels.empty() && a.task != "classify" && a.task != "detect")
-    throw qcal::Error("--labels needs --task classify or --task detect");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
-  if (!a.report_dir.empty() || a.max_drop >= 0) preflight_task(*model, a.task);
+  // --report and --max-drop evaluate on --eval-images, else on the calibration data.
+  DataArgs eval = a.data;
+  if (!a.eval_images.empty()) eval.images = a.eval_images, eval.inputs.clear();
+  TaskSetup setup;
+  if (!a.report_dir.empty() || a.max_drop >= 0) setup = prepare_task(*model, a.task, a.labels, eval);
   qcal::QuantizeOptions opt;
   opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
   opt.per_tensor = a.per_tensor;
@@ -353,15 +371,13 @@ int run_quantize(const QuantizeArgs& a) {
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
     out = qcal::quantize_int8(*model, ranges, opt, summary);
     if (a.max_drop >= 0) {
-      DataArgs eval = a.data;
-      if (!a.eval_images.empty()) eval.images = a.eval_images, eval.inputs.clear();
       if (eval.images.empty() && eval.inputs.empty())
         throw qcal::Error("--max-drop evaluates candidates: give --eval-images (or --images)");
       qcal::ReportOptions ro;
-      ro.task = qcal::parse_task(a.task);
-      ro.ssd = ssd_config(ro.task);
+      ro.task = setup.task;
+      ro.ssd = setup.ssd;
       ro.threads = a.data.threads;
-      ro.labels = load_labels_arg(a.labels, eval, a.task);
+      ro.labels = setup.labels;
       const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
       qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
                                                              a.max_drop, a.max_fallback_steps);
@@ -385,12 +401,12 @@ int run_quantize(const QuantizeArgs& a) {
         throw qcal::Error("--bias-correction runs both models on the calibration data: give --images or --inputs "
                           "(a --calib cache holds statistics only)");
       const qcal::ReportData before = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
-                                                     "generic", qcal::IntegerNumerics::kXnnpack);
+                                                     TaskSetup{}, qcal::IntegerNumerics::kXnnpack);
       opt.bias_corrections = qcal::bias_corrections(before.layers, out);
       summary = {};
       out = qcal::quantize_int8(*model, ranges, opt, summary);
       const qcal::ReportData after = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
-                                                    "generic", qcal::IntegerNumerics::kXnnpack);
+                                                    TaskSetup{}, qcal::IntegerNumerics::kXnnpack);
       nlohmann::json effect = nlohmann::json::array();
       std::printf("bias correction: %d biases shifted; output SQNR on the calibration data:\n", summary.bias_corrected);
       for (size_t k = 0; k < before.outputs.size(); ++k) {
@@ -431,17 +447,11 @@ int run_quantize(const QuantizeArgs& a) {
               static_cast<unsigned long long>(fs::file_size(a.output)),
               static_cast<double>(size_before) / static_cast<double>(fs::file_size(a.output)));
   if (!a.report_dir.empty()) {
-    DataArgs eval = a.data;
-    if (!a.eval_images.empty()) {
-      eval.images = a.eval_images;
-      eval.inputs.clear();
-    } else {
+    if (a.eval_images.empty())
       std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
                    "tell more\n";
-    }
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.output));
-    const qcal::ReportData d =
-        run_comparison(model, a.model, qm, a.output, eval, a.task, qcal::IntegerNumerics::kXnnpack, a.labels);
+    const qcal::ReportData d = run_comparison(model, a.model, qm, a.output, eval, setup, qcal::IntegerNumerics::kXnnpack);
     qcal::write_report(a.report_dir, d);
     print_report_summary(d, a.report_dir);
   }
@@ -458,11 +468,12 @@ struct CompareArgs {
 // One calibration pass, every scheme from the same statistics, each evaluated on held-out
 // images by the executors, one table.
 int run_compare(const CompareArgs& a) {
-  if (!a.labels.empty() && a.task != "classify" && a.task != "detect")
-    throw qcal::Error("--labels needs --task classify or --task detect");
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
-  preflight_task(*model, a.task);
+  DataArgs eval = a.data;
+  eval.images = a.eval_images;
+  eval.inputs.clear();
+  const TaskSetup setup = prepare_task(*model, a.task, a.labels, eval);
   const std::vector<qcal::SchemeSpec> specs = qcal::parse_schemes(a.schemes);
   fs::create_directories(a.output);
   std::optional<qcal::CalibrationData> calib;
@@ -472,9 +483,6 @@ int run_compare(const CompareArgs& a) {
     qa.data = a.data;
     calib = obtain_calibration(qa, model);
   }
-  DataArgs eval = a.data;
-  eval.images = a.eval_images;
-  eval.inputs.clear();
   std::vector<qcal::SchemeResult> results;
   for (const qcal::SchemeSpec& spec : specs) {
     std::cout << "== " << spec.label << "\n";
@@ -492,7 +500,7 @@ int run_compare(const CompareArgs& a) {
     qcal::write_model(q, path.string(), a.model);
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(path.string()));
     const qcal::ReportData d =
-        run_comparison(model, a.model, qm, path.string(), eval, a.task, qcal::IntegerNumerics::kXnnpack, a.labels);
+        run_comparison(model, a.model, qm, path.string(), eval, setup, qcal::IntegerNumerics::kXnnpack);
     const nlohmann::json r = qcal::report_json(d);
     qcal::SchemeResult res;
     res.label = spec.label;

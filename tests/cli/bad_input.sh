@@ -85,4 +85,13 @@ fi
 qcheck "raw SSD boxes/scores" "$MODEL" --images "$W/photos" --scheme int8 --task detect --report "$W/rep"
 [[ -e "$W/rep" ]] && { echo "FAIL quantize --report: left $W/rep"; fail=1; }
 
+# A --labels file that cannot be read is refused before calibration, with nothing written.
+err=$("$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --task classify --labels "$W/no_such_labels.csv" -o "$W/cmp" 2>&1 >/dev/null); rc=$?
+if [[ $rc -ne 1 || $(printf '%s\n' "$err" | wc -l) -ne 1 || "$err" != *"no_such_labels.csv"* || -e "$W/cmp" ]]; then
+  echo "FAIL compare --labels MISSING: exit $rc, '$err' (or $W/cmp left behind)"; fail=1
+else
+  echo "ok   $err"
+fi
+qcheck "no_such_labels.csv" "$MODEL" --images "$W/photos" --scheme int8 --task classify --labels "$W/no_such_labels.csv" --report "$W/rep"
+
 exit $fail
