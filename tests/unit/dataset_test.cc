@@ -20,15 +20,7 @@ Tensor image_input(int h, int w, int c, DType dtype = DType::kFloat32) {
   return t;
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("qcal_ds_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static inline int counter = 0;
-};
+using test::TempDir;
 
 // A 4x2 BGR image whose pixel (y, x) has B = 10*y + x, G = 100, R = 200.
 cv::Mat gradient_image() {

@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -13,6 +17,19 @@
 #include "qcal/model.h"
 
 namespace qcal::test {
+
+// A fresh folder under the system temp dir, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& prefix = "qcal_test_") {
+    path = std::filesystem::temp_directory_path() / (prefix + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  static inline int counter = 0;
+};
 
 template <typename T>
 std::vector<uint8_t> to_bytes(const std::vector<T>& v) {
