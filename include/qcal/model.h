@@ -83,6 +83,9 @@ struct Operator {
   tflite::CustomOptionsFormat custom_options_format = tflite::CustomOptionsFormat::FLEXBUFFERS;
   std::vector<bool> mutating_variable_inputs;
   int32_t debug_metadata_index = -1;
+  // Not in the file: set by lower_uint8_to_int8 on ops that were uint8, for kernels whose
+  // uint8 rounding differs from int8's (see passes.h).
+  bool legacy_uint8 = false;
 
   tflite::BuiltinOperator builtin() const { return static_cast<tflite::BuiltinOperator>(code.builtin); }
 };

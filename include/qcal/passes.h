@@ -28,6 +28,20 @@ FoldReport fold_constant_dequantize(Model& model, bool prune = true);
 // tensor remap (old index -> new index or kNoTensor, per subgraph) is stored when asked for.
 void prune_unused(Model& model, std::vector<std::vector<int32_t>>* tensor_remap = nullptr);
 
+// TFLite's legacy uint8 scheme as int8: every uint8 quantized tensor becomes int8 with codes
+// and zero points shifted by -128 (exact: real values are unchanged), ops that touched one
+// get Operator::legacy_uint8, and uint8 subgraph inputs/outputs keep their index and type
+// behind QUANTIZE ops (exact: same scale). The executor applies it to models where an op
+// other than QUANTIZE/DEQUANTIZE/CAST computes on uint8 (uses_uint8_scheme); an op mixing
+// uint8 and int8 quantized tensors is refused, as TFLite refuses it.
+struct LowerReport {
+  int tensors = 0;    // tensors turned into int8
+  int constants = 0;  // constant buffers shifted
+  int ops = 0;        // operators marked legacy_uint8
+};
+bool uses_uint8_scheme(const Model& model);
+LowerReport lower_uint8_to_int8(Model& model);
+
 // Float value of element `i` of a constant of type float16/float32/int8/uint8/int16
 // (quantized types are dequantized with the tensor's per-tensor or per-axis parameters).
 std::vector<float> constant_as_float(const Model& model, const Tensor& tensor);

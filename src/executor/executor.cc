@@ -221,6 +221,16 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.model = std::move(model);
+  // Legacy uint8 models run on the int8 kernels, on an exactly equivalent copy.
+  if (uses_uint8_scheme(*m.model)) {
+    auto lowered = std::make_shared<Model>(*m.model);
+    try {
+      lower_uint8_to_int8(*lowered);
+    } catch (const Error& e) {
+      throw Error(m.label + ": " + e.what());
+    }
+    m.model = std::move(lowered);
+  }
   m.options = options;
   m.label = std::move(label);
   if (options.subgraph < 0 || static_cast<size_t>(options.subgraph) >= m.model->subgraphs.size())

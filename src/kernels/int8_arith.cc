@@ -677,8 +677,14 @@ class Pool2DKernel : public OpKernel {
 // TFLite's int8 AveragePool (LiteRT's XNNPACK delegate takes only float32): the sum of the
 // raw codes in the clipped window divided by their count, rounding half away from zero,
 // then clamped to the activation range. No rescaling: input and output share one scale.
+// A pool lowered from uint8 keeps uint8's rounding, half up: in codes shifted by -128 that is
+// floor((sum + count / 2) / count), since 128 * count divides evenly.
 class AveragePoolKernel final : public Pool2DKernel {
-  void configure(const OpContext& ctx, Quant, Quant out, Act act, bool) override { bounds_ = tflite_bounds(ctx, act, out); }
+  void configure(const OpContext& ctx, Quant, Quant out, Act act, bool) override {
+    bounds_ = tflite_bounds(ctx, act, out);
+    half_up_ = ctx.op->legacy_uint8;
+  }
+  bool half_up_ = false;
   void pixel(const int8_t* img, int y0, int y1, int x0, int x1, int32_t* acc, int8_t* o) const override {
     const int c = g_.c;
     std::fill(acc, acc + c, 0);
@@ -690,7 +696,13 @@ class AveragePoolKernel final : public Pool2DKernel {
     const int32_t count = (y1 - y0) * (x1 - x0);
     for (int ch = 0; ch < c; ++ch) {
       const int32_t a = acc[ch];
-      const int32_t avg = a > 0 ? (a + count / 2) / count : (a - count / 2) / count;
+      int32_t avg;
+      if (half_up_) {
+        const int32_t n = a + count / 2;
+        avg = n / count - (n % count < 0 ? 1 : 0);  // floor division
+      } else {
+        avg = a > 0 ? (a + count / 2) / count : (a - count / 2) / count;
+      }
       o[ch] = static_cast<int8_t>(std::clamp(avg, bounds_.lo, bounds_.hi));
     }
   }

@@ -61,8 +61,15 @@ ActivationQuant activation_quant(const OpContext& ctx, const TensorData& t, cons
   return {s, zp};
 }
 
-// Symmetric int8 weights: one scale, or one per output channel along `axis`; zero points 0.
-std::vector<float> weight_scales(const OpContext& ctx, const TensorData& w, int axis, int channels) {
+// Int8 weights: one scale, or one per output channel along `axis`. Zero points are 0
+// (TFLite's int8 scheme), except that weights with one scale may have one zero point: what
+// legacy uint8 weights become (lower_uint8_to_int8).
+struct WeightQuant {
+  std::vector<float> scales;
+  int32_t zero_point = 0;
+};
+
+WeightQuant weight_quant(const OpContext& ctx, const TensorData& w, int axis, int channels) {
   ctx.expect_dtype(w, DType::kInt8, "filter");
   if (!w.quant || w.quant->scale.empty()) ctx.fail("filter is int8 but not quantized");
   const Quantization& q = *w.quant;
@@ -70,11 +77,36 @@ std::vector<float> weight_scales(const OpContext& ctx, const TensorData& w, int 
     ctx.fail("filter has " + str(q.scale.size()) + " scales, expected 1 or " + str(channels));
   if (q.scale.size() > 1 && q.quantized_dimension != axis)
     ctx.fail("filter is quantized along dimension " + str(q.quantized_dimension) + ", expected " + str(axis));
-  for (int64_t z : q.zero_point)
-    if (z != 0) ctx.fail("filter zero points must be 0 (symmetric int8 weights), found " + str(z));
+  WeightQuant wq{q.scale, 0};
+  if (q.scale.size() == 1 && q.zero_point.size() == 1) {
+    if (q.zero_point[0] < -128 || q.zero_point[0] > 127) ctx.fail("filter has zero point " + str(q.zero_point[0]) + ", outside int8");
+    wq.zero_point = static_cast<int32_t>(q.zero_point[0]);
+  } else {
+    for (int64_t z : q.zero_point)
+      if (z != 0) ctx.fail("per-channel filter zero points must be 0 (symmetric int8 weights), found " + str(z));
+  }
   for (float s : q.scale)
     if (!std::isfinite(s) || s < 0.0f) ctx.fail("filter has scale " + std::to_string(s));
-  return q.scale;
+  return wq;
+}
+
+// C = requantize(acc - w_zp * sum_k (A[r][k] - in_zp)) for weights with a zero point: the GEMM
+// gives acc = offset + sum_k A * B in int32, the row sums of A supply the rest.
+void gemm_with_weight_zero_point(int64_t rows, const int8_t* a, ptrdiff_t lda, const PackedB& B, int n0, int n1,
+                                 const int32_t* offset, const Requantizer& rq, int channel_base, int8_t* dst, ptrdiff_t ldd,
+                                 int32_t in_zp, int32_t w_zp) {
+  const int cols = B.cols(), K = B.rows();
+  int32_t* acc = reinterpret_cast<int32_t*>(kernels::int8::scratch_bytes(static_cast<size_t>(rows) * cols * sizeof(int32_t), 1));
+  kernels::int8::gemm(rows, a, lda, B, n0, n1, GemmOutput{offset, nullptr, 0, acc, cols});
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* row = a + r * lda;
+    int32_t sum = 0;
+    for (int k = 0; k < K; ++k) sum += row[k] - in_zp;
+    const uint32_t correction = static_cast<uint32_t>(w_zp) * static_cast<uint32_t>(sum);
+    int32_t* c = acc + r * cols;
+    for (int n = n0; n < n1; ++n) c[n] = static_cast<int32_t>(static_cast<uint32_t>(c[n]) - correction);
+    rq.run(c + n0, nullptr, channel_base + n0, n1 - n0, dst + r * ldd + n0);
+  }
 }
 
 // The optional int32 bias [channels]; its scale is not checked (TFLite's int8 kernels don't).
@@ -173,8 +205,10 @@ class Conv2DInt8 final : public OpKernel {
     goc_ = oc_ / groups_;
     ctx.expect_shape(out, {g_.batch, g_.oh, g_.ow, oc_}, "output");
     check_bias(ctx, 2, oc_);
-    rq_.init(ctx, qi.scale, weight_scales(ctx, filter, 0, oc_), oc_, qo.scale, qo.zero_point, o.fused_activation_function);
+    const WeightQuant wq = weight_quant(ctx, filter, 0, oc_);
+    rq_.init(ctx, qi.scale, wq.scales, oc_, qo.scale, qo.zero_point, o.fused_activation_function);
     in_zp_ = qi.zero_point;
+    w_zp_ = wq.zero_point;
     K_ = g_.kh * g_.kw * gic_;
     rows_ = tap_ranges(g_.oh, g_.ih, g_.kh, g_.sh, g_.dh, g_.pad_top);
     cols_ = tap_ranges(g_.ow, g_.iw, g_.kw, g_.sw, g_.dw, g_.pad_left);
@@ -205,8 +239,14 @@ class Conv2DInt8 final : public OpKernel {
             im2col(img, p0, p1, g * gic_, cols);
             a = cols, lda = K_;
           }
+          const int n0 = ct * tiles.col_tile, n1 = std::min(goc_, (ct + 1) * tiles.col_tile);
+          if (w_zp_ != 0) {
+            gemm_with_weight_zero_point(p1 - p0, a, lda, w.B[g], n0, n1, w.offset[g].data(), rq_, g * goc_,
+                                        dst + p0 * oc_ + g * goc_, oc_, in_zp_, w_zp_);
+            continue;
+          }
           const GemmOutput o{w.offset[g].data(), &rq_, g * goc_, dst + p0 * oc_ + g * goc_, oc_};
-          kernels::int8::gemm(p1 - p0, a, lda, w.B[g], ct * tiles.col_tile, std::min(goc_, (ct + 1) * tiles.col_tile), o);
+          kernels::int8::gemm(p1 - p0, a, lda, w.B[g], n0, n1, o);
         }
       });
     }
@@ -268,7 +308,7 @@ class Conv2DInt8 final : public OpKernel {
   Window g_;
   int oc_ = 0, gic_ = 0, goc_ = 0, groups_ = 1, K_ = 0;
   bool pointwise_ = false;
-  int32_t in_zp_ = 0;
+  int32_t in_zp_ = 0, w_zp_ = 0;
   Requantizer rq_;
   std::vector<std::pair<int, int>> rows_, cols_;  // per output row/column: the filter taps [lo, hi) inside the image
   Weights weights_;  // empty when filter or bias are not constant
@@ -300,10 +340,13 @@ class DepthwiseConv2DInt8 final : public OpKernel {
                " channels for " + str(g_.ic) + " input channels)");
     ctx.expect_shape(out, {g_.batch, g_.oh, g_.ow, oc_}, "output");
     check_bias(ctx, 2, oc_);
-    rq_.init(ctx, qi.scale, weight_scales(ctx, filter, 3, oc_), oc_, qo.scale, qo.zero_point, o.fused_activation_function);
+    const WeightQuant wq = weight_quant(ctx, filter, 3, oc_);
+    rq_.init(ctx, qi.scale, wq.scales, oc_, qo.scale, qo.zero_point, o.fused_activation_function);
     in_zp_ = qi.zero_point;
+    w_zp_ = wq.zero_point;
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
-    simd_ = mult_ == 1 && g_.kh * g_.kw <= kMaxSimdTaps;
+    // (x - zp) * (w - w_zp) may not fit the int16 products of row_simd().
+    simd_ = mult_ == 1 && g_.kh * g_.kw <= kMaxSimdTaps && w_zp_ == 0;
 #endif
     if (simd_ && filter.constant) widened_ = widen(filter.as<int8_t>());
     rows_ = tap_ranges(g_.oh, g_.ih, g_.kh, g_.sh, g_.dh, g_.pad_top);
@@ -373,7 +416,7 @@ class DepthwiseConv2DInt8 final : public OpKernel {
   // vectorizing.)
   void pixel(const int8_t* img, const int8_t* w, const int32_t* bias, int oy, int ox, int32_t* acc) const {
     const int C = oc_, IC = g_.ic, M = mult_;
-    const int32_t zp = in_zp_;
+    const int32_t zp = in_zp_, wzp = w_zp_;
     const auto [ky_lo, ky_hi] = rows_[oy];
     const auto [kx_lo, kx_hi] = cols_[ox];
     if (bias) std::memcpy(acc, bias, static_cast<size_t>(C) * sizeof(int32_t));
@@ -383,11 +426,11 @@ class DepthwiseConv2DInt8 final : public OpKernel {
         const int8_t* x = input_at(img, oy, ox, ky, kx);
         const int8_t* wt = w + static_cast<size_t>(ky * g_.kw + kx) * C;
         if (M == 1) {
-          for (int c = 0; c < C; ++c) acc[c] += (x[c] - zp) * wt[c];
+          for (int c = 0; c < C; ++c) acc[c] += (x[c] - zp) * (wt[c] - wzp);
         } else {
           for (int c = 0; c < IC; ++c) {
             const int32_t v = x[c] - zp;
-            for (int m = 0; m < M; ++m) acc[c * M + m] += v * wt[c * M + m];
+            for (int m = 0; m < M; ++m) acc[c * M + m] += v * (wt[c * M + m] - wzp);
           }
         }
       }
@@ -471,7 +514,7 @@ class DepthwiseConv2DInt8 final : public OpKernel {
 
   Window g_;
   int oc_ = 0, mult_ = 1;
-  int32_t in_zp_ = 0;
+  int32_t in_zp_ = 0, w_zp_ = 0;
   Requantizer rq_;
   bool simd_ = false;             // row_simd() applies
   int inner_begin_ = 0, inner_end_ = 0;
@@ -506,9 +549,11 @@ class FullyConnectedInt8 final : public OpKernel {
     if (o.keep_num_dims && in.dim(-1) != depth_)
       ctx.fail("keep_num_dims needs the input's last dimension (" + str(in.dim(-1)) + ") to equal " + str(depth_));
     check_bias(ctx, 2, units_);
-    const std::vector<float> ws = weight_scales(ctx, weights, 0, units_);
-    rq_.init(ctx, qi.scale, ws, units_, qo.scale, qo.zero_point, o.fused_activation_function, /*fc_per_tensor=*/ws.size() == 1);
+    const WeightQuant wq = weight_quant(ctx, weights, 0, units_);
+    rq_.init(ctx, qi.scale, wq.scales, units_, qo.scale, qo.zero_point, o.fused_activation_function,
+             /*fc_per_tensor=*/wq.scales.size() == 1);
     in_zp_ = qi.zero_point;
+    w_zp_ = wq.zero_point;
     if (weights_known(ctx, 1, 2)) {
       B_ = pack(ctx, offset_);
       packed_ = true;
@@ -527,8 +572,14 @@ class FullyConnectedInt8 final : public OpKernel {
       for (int64_t t = t0; t < t1; ++t) {
         const int ct = static_cast<int>(t % tiles.col_tiles());
         const int64_t r0 = t / tiles.col_tiles() * tiles.tile, r1 = std::min(rows_, r0 + tiles.tile);
+        const int n0 = ct * tiles.col_tile, n1 = std::min(units_, (ct + 1) * tiles.col_tile);
+        if (w_zp_ != 0) {
+          gemm_with_weight_zero_point(r1 - r0, in + r0 * depth_, depth_, B, n0, n1, offset.data(), rq_, 0, out + r0 * units_, units_,
+                                      in_zp_, w_zp_);
+          continue;
+        }
         const GemmOutput o{offset.data(), &rq_, 0, out + r0 * units_, units_};
-        kernels::int8::gemm(r1 - r0, in + r0 * depth_, depth_, B, ct * tiles.col_tile, std::min(units_, (ct + 1) * tiles.col_tile), o);
+        kernels::int8::gemm(r1 - r0, in + r0 * depth_, depth_, B, n0, n1, o);
       }
     });
   }
@@ -545,7 +596,7 @@ class FullyConnectedInt8 final : public OpKernel {
 
   int units_ = 0, depth_ = 0;
   int64_t rows_ = 0;
-  int32_t in_zp_ = 0;
+  int32_t in_zp_ = 0, w_zp_ = 0;
   Requantizer rq_;
   bool packed_ = false;
   PackedB B_;
@@ -585,7 +636,9 @@ class TransposeConvInt8 final : public OpKernel {
       ctx.fail("output " + shape_str(out.shape) + " does not match batch " + str(batch_) + " and " + str(oc_) + " output channels");
     const ActivationQuant qi = activation_quant(ctx, in, "input"), qo = activation_quant(ctx, out, "output");
     check_bias(ctx, 3, oc_);
-    rq_.init(ctx, qi.scale, weight_scales(ctx, filter, 0, oc_), oc_, qo.scale, qo.zero_point, o.fused_activation_function);
+    const WeightQuant wq = weight_quant(ctx, filter, 0, oc_);
+    if (wq.zero_point != 0) ctx.fail("filter zero point " + str(wq.zero_point) + " is not supported (only 0)");
+    rq_.init(ctx, qi.scale, wq.scales, oc_, qo.scale, qo.zero_point, o.fused_activation_function);
     in_zp_ = qi.zero_point;
     // TFLite pads as the forward convolution from the output to the input would.
     const int sh = o.stride_h, sw = o.stride_w;

@@ -264,11 +264,13 @@ class ConcatenationKernel : public MoveKernel {
     if (act_ != tflite::ActivationFunctionType::NONE && out.dtype != DType::kFloat32)
       ctx.fail("a fused activation is only supported for float32 outputs");
     int64_t sum = 0;
+    rescale_.clear();
     for (int i = 0; i < n; ++i) {
       if (!ctx.has_input(i)) ctx.fail("input " + str(i) + " is absent");
       const TensorData& in = ctx.in(i);
       const std::string role = "input " + str(i);
-      esize_ = expect_same_type(ctx, in, out, role.c_str());
+      rescale_.push_back(legacy_rescale(ctx, in, out, role.c_str()));
+      esize_ = rescale_.back().active ? 1 : expect_same_type(ctx, in, out, role.c_str());
       expect_bytes(ctx, in, esize_, role.c_str());
       if (in.rank() != rank) ctx.fail(role + " has shape " + shape_str(in.shape) + ", output " + shape_str(out.shape));
       for (int d = 0; d < rank; ++d)
@@ -282,6 +284,34 @@ class ConcatenationKernel : public MoveKernel {
     outer_ = product(out.shape, 0, axis_);
     inner_ = product(out.shape, axis_ + 1, rank);
   }
+
+  // TFLite's uint8 concatenation requantizes inputs whose scale or zero point differ from the
+  // output's (ConcatenationWithScaling, float arithmetic on the uint8 codes); int8 forbids it.
+  // Ops lowered from uint8 (legacy_uint8, codes shifted by -128) keep that behaviour.
+  struct Rescale {
+    bool active = false;
+    float scale = 0.0f, bias = 0.0f;
+    int32_t out_zp = 0;  // uint8 zero point
+    void run(const int8_t* in, size_t n, int8_t* out) const {
+      for (size_t j = 0; j < n; ++j) {
+        const float x = static_cast<float>(in[j] + 128) * scale + bias;
+        const int32_t v = static_cast<int32_t>(std::round(x)) + out_zp;
+        out[j] = static_cast<int8_t>(std::clamp(v, 0, 255) - 128);
+      }
+    }
+  };
+  Rescale legacy_rescale(const OpContext& ctx, const TensorData& in, const TensorData& out, const char* role) const {
+    Rescale r;
+    if (!quantized_ || !ctx.op->legacy_uint8 || same_quantization(in.quant, out.quant)) return r;
+    if (in.dtype != DType::kInt8 || out.dtype != DType::kInt8 || !in.quant || !out.quant || in.quant->per_axis() ||
+        out.quant->per_axis() || !(in.scale() > 0.0f) || !(out.scale() > 0.0f))
+      ctx.fail(std::string(role) + " and output: a uint8 concatenation can only rescale per-tensor quantized inputs");
+    r.active = true;
+    r.scale = in.scale() * (1.0f / out.scale());
+    r.bias = -static_cast<float>(in.zero_point() + 128) * r.scale;
+    r.out_zp = out.zero_point() + 128;
+    return r;
+  }
   void eval(OpContext& ctx) const override {
     uint8_t* dst = ctx.out().data;
     const int n = ctx.num_inputs();
@@ -289,7 +319,8 @@ class ConcatenationKernel : public MoveKernel {
       for (int i = 0; i < n; ++i) {
         const TensorData& in = ctx.in(i);
         const size_t chunk = static_cast<size_t>(in.shape[axis_] * inner_) * esize_;
-        std::memcpy(dst, in.data + o * chunk, chunk);
+        if (rescale_[i].active) rescale_[i].run(reinterpret_cast<const int8_t*>(in.data + o * chunk), chunk, reinterpret_cast<int8_t*>(dst));
+        else std::memcpy(dst, in.data + o * chunk, chunk);
         dst += chunk;
       }
     if (act_ != tflite::ActivationFunctionType::NONE) apply_activation(ctx.out().as<float>(), ctx.out().size(), act_);
@@ -299,6 +330,7 @@ class ConcatenationKernel : public MoveKernel {
   int axis_ = 0;
   int64_t outer_ = 1, inner_ = 1;
   size_t esize_ = 4;
+  std::vector<Rescale> rescale_;  // per input
   tflite::ActivationFunctionType act_ = tflite::ActivationFunctionType::NONE;
 };
 

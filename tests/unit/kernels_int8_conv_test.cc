@@ -575,7 +575,7 @@ TEST(Int8Conv2D, RejectsMalformedQuantization) {
   expect_error([&] { build(nonzero); }, "filter zero points must be 0");
   Quantization three = per_axis({0.1f, 0.1f, 0.1f}, 0);
   expect_error([&] { build(three); }, "filter has 3 scales, expected 1 or 2");
-  expect_error([&] { build(per_axis({0.1f, 0.1f}, 0), DType::kUInt8); }, "input must be int8");
+  expect_error([&] { build(per_axis({0.1f, 0.1f}, 0), DType::kUInt8); }, "mixes uint8 and int8 quantized tensors");
   expect_error([&] { build(per_axis({0.1f, 0.1f}, 0), DType::kInt8, Act::TANH); }, "TANH");
 }
 
