@@ -221,6 +221,8 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.model = std::move(model);
+  m.options = options;
+  m.label = std::move(label);
   // Legacy uint8 models run on the int8 kernels, on an exactly equivalent copy.
   if (uses_uint8_scheme(*m.model)) {
     auto lowered = std::make_shared<Model>(*m.model);
@@ -231,8 +233,6 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
     }
     m.model = std::move(lowered);
   }
-  m.options = options;
-  m.label = std::move(label);
   if (options.subgraph < 0 || static_cast<size_t>(options.subgraph) >= m.model->subgraphs.size())
     throw Error(m.label + ": there is no subgraph " + std::to_string(options.subgraph));
   m.sg = &m.model->subgraphs[options.subgraph];

@@ -384,7 +384,8 @@ class DepthwiseConv2DInt8 final : public OpKernel {
           }
 #endif
           for (int ox = 0; ox < g_.ow; ++ox) {
-            pixel(img, w, bias, oy, ox, acc);
+            if (w_zp_ != 0) pixel<true>(img, w, bias, oy, ox, acc);
+            else pixel<false>(img, w, bias, oy, ox, acc);
             rq_.run(acc, nullptr, 0, oc_, out_row + static_cast<size_t>(ox) * oc_);
           }
         }
@@ -414,9 +415,12 @@ class DepthwiseConv2DInt8 final : public OpKernel {
   // acc[c] = bias[c] + sum over taps inside the image of (x - zp) * w. (Members are copied to
   // locals first: acc could alias them as far as the compiler knows, which would stop it
   // vectorizing.)
+  // kWeightZeroPoint: weights lowered from uint8 carry w_zp_; int8 models, the hot case, keep
+  // the loop without the subtraction.
+  template <bool kWeightZeroPoint>
   void pixel(const int8_t* img, const int8_t* w, const int32_t* bias, int oy, int ox, int32_t* acc) const {
     const int C = oc_, IC = g_.ic, M = mult_;
-    const int32_t zp = in_zp_, wzp = w_zp_;
+    const int32_t zp = in_zp_, wzp = kWeightZeroPoint ? w_zp_ : 0;
     const auto [ky_lo, ky_hi] = rows_[oy];
     const auto [kx_lo, kx_hi] = cols_[ox];
     if (bias) std::memcpy(acc, bias, static_cast<size_t>(C) * sizeof(int32_t));

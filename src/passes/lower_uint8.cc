@@ -13,6 +13,7 @@
 
 #include "qcal/error.h"
 #include "qcal/passes.h"
+#include "../rewrite/rewrite_util.h"
 
 namespace qcal {
 namespace {
@@ -37,16 +38,12 @@ bool any_tensor(const Subgraph& sg, const Operator& op, F&& f) {
 // An op of the uint8 scheme: it computes on uint8 quantized tensors.
 bool computes_on_uint8(const Subgraph& sg, const Operator& op) { return !converts(op) && any_tensor(sg, op, is_uint8_quantized); }
 
-Operator quantize_op(int32_t in, int32_t out) {
-  Operator op;
-  op.code.builtin = static_cast<int32_t>(tflite::BuiltinOperator::QUANTIZE);
-  op.code.version = 2;
-  op.inputs = {in};
-  op.outputs = {out};
-  return op;
-}
+Operator quantize_op(int32_t in, int32_t out) { return rewrite::conversion_op(tflite::BuiltinOperator::QUANTIZE, in, out, 2); }
 
-void lower_subgraph(Model& model, Subgraph& sg, std::set<uint32_t>& shifted_buffers, LowerReport& report) {
+// shifted_buffers / other_buffers collect, over all subgraphs, the constant buffers of uint8
+// tensors (shifted here) and of every other tensor.
+void lower_subgraph(Model& model, Subgraph& sg, std::set<uint32_t>& shifted_buffers, std::set<uint32_t>& other_buffers,
+                    LowerReport& report) {
   const size_t original = sg.tensors.size();
   std::vector<bool> uint8(original, false);
   for (size_t i = 0; i < original; ++i) uint8[i] = is_uint8_quantized(sg.tensors[i]);
@@ -81,7 +78,10 @@ void lower_subgraph(Model& model, Subgraph& sg, std::set<uint32_t>& shifted_buff
     if (touches_uint8) op.legacy_uint8 = true, ++report.ops;
   }
   for (size_t i = 0; i < sg.tensors.size(); ++i) {
-    if (!uint8[i]) continue;
+    if (!uint8[i]) {
+      if (sg.tensors[i].buffer != 0) other_buffers.insert(sg.tensors[i].buffer);
+      continue;
+    }
     if (i < original && twin[i] != kNoTensor) continue;  // an I/O tensor: stays uint8
     Tensor& t = sg.tensors[i];
     t.dtype = DType::kInt8;
@@ -93,11 +93,6 @@ void lower_subgraph(Model& model, Subgraph& sg, std::set<uint32_t>& shifted_buff
     for (uint8_t& b : model.buffers[t.buffer].data) b ^= 0x80;  // q - 128 as int8
     ++report.constants;
   }
-  // A buffer shifted for a uint8 tensor must not also be read as something else.
-  for (size_t i = 0; i < sg.tensors.size(); ++i)
-    if (!uint8[i] && shifted_buffers.count(sg.tensors[i].buffer))
-      throw Error("tensor '" + sg.tensors[i].name + "' shares its buffer with a uint8 quantized tensor");
-
   before.insert(before.end(), sg.operators.begin(), sg.operators.end());
   before.insert(before.end(), after.begin(), after.end());
   sg.operators = std::move(before);
@@ -114,8 +109,11 @@ bool uses_uint8_scheme(const Model& model) {
 
 LowerReport lower_uint8_to_int8(Model& model) {
   LowerReport report;
-  std::set<uint32_t> shifted;
-  for (Subgraph& sg : model.subgraphs) lower_subgraph(model, sg, shifted, report);
+  std::set<uint32_t> shifted, other;
+  for (Subgraph& sg : model.subgraphs) lower_subgraph(model, sg, shifted, other, report);
+  // A buffer shifted for a uint8 tensor must not also be read as something else, in any subgraph.
+  for (uint32_t b : shifted)
+    if (other.count(b)) throw Error("buffer " + std::to_string(b) + " holds a uint8 quantized constant and also another tensor's data");
   return report;
 }
 
