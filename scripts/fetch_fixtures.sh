@@ -145,4 +145,25 @@ if [[ ! -f "$CACHE/photos/.complete" ]]; then
   touch "$CACHE/photos/.complete"
 fi
 
-echo "fetch_fixtures: models in $CACHE/models (${#MODELS[@]} .tflite), LiteRT in $CACHE/litert/node_modules, $(find "$CACHE/photos" -maxdepth 1 -type f ! -name '.*' | wc -l) photos in $CACHE/photos"
+# ---- photos of people -------------------------------------------------------
+# In-domain evaluation for the face, selfie and pose models: dlib's example photos of people
+# (PASCAL VOC and press photos) in Debian's libdlib19.1, again only unpacked. Never used
+# for calibration.
+if [[ ! -f "$CACHE/people/.complete" ]]; then
+  command -v apt-get >/dev/null 2>&1 || die "apt-get not found (photos come from Debian packages)"
+  mkdir -p "$TMP/people-deb" "$TMP/people-root" "$CACHE/people"
+  if ! (cd "$TMP/people-deb" && apt-get download libdlib19.1 >"$TMP/apt-people.log" 2>&1); then
+    SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq >/dev/null 2>&1 || true
+    (cd "$TMP/people-deb" && apt-get download libdlib19.1 >"$TMP/apt-people.log" 2>&1) ||
+      die "apt-get download libdlib19.1 failed ($(tail -n1 "$TMP/apt-people.log"))"
+  fi
+  dpkg-deb -x "$TMP"/people-deb/*.deb "$TMP/people-root"
+  find "$TMP/people-root" -type f -path '*/examples/faces/*.jpg' ! -name 'dogs.jpg' |
+    while read -r f; do cp "$f" "$CACHE/people/dlib_$(basename "$f")"; done
+  n=$(find "$CACHE/people" -maxdepth 1 -type f -name '*.jpg' | wc -l)
+  [[ $n -ge 10 ]] || die "only $n photos of people extracted into $CACHE/people"
+  touch "$CACHE/people/.complete"
+fi
+
+echo "fetch_fixtures: models in $CACHE/models (${#MODELS[@]} .tflite), LiteRT in $CACHE/litert/node_modules, $(find "$CACHE/photos" -maxdepth 1 -type f ! -name '.*' | wc -l) photos in $CACHE/photos, $(find "$CACHE/people" -maxdepth 1 -type f -name '*.jpg' | wc -l) in $CACHE/people"

@@ -128,6 +128,7 @@ class Int8Rewriter {
       while (j < original_ops.size() && original_ops[j].outputs != op.outputs) ++j;
       original_index_.push_back(static_cast<int>(j++));
     }
+    global_pools_as_mean();
     n_ = static_cast<int>(sg_->tensors.size());
     for (int t = 0; t < n_; ++t) float_act_.push_back(tensor(t).dtype == DType::kFloat32 && !constant(t));
     decide_ops();
@@ -160,6 +161,42 @@ class Int8Rewriter {
     const Operator& op = sg().operators[oi];
     const std::string out = !op.outputs.empty() && op.outputs[0] >= 0 ? tensor(op.outputs[0]).name : "";
     sum_.kept_float.push_back({original_index_[oi], op.code.name(), out, reason});
+  }
+
+  // int8 AVERAGE_POOL_2D must keep its input's scale (TFLite's kernel does not rescale).
+  // For a pool over the whole image (a squeeze-excite block's or a classifier head's global
+  // average) that is costly: the mean of a feature map spans a small part of the map's
+  // range, so it gets a handful of levels (selfie_segmentation: isolated SQNR 16-19 dB).
+  // MEAN over H and W computes the same average in float and has its own output scale.
+  void global_pools_as_mean() {
+    KeepFloatRules rules(opt_.keep_float);  // an op the user keeps float stays what it was
+    for (size_t oi = 0; oi < sg().operators.size(); ++oi) {
+      Operator& op = sg().operators[oi];
+      if (op.builtin() != B::AVERAGE_POOL_2D || op.inputs.empty() || op.outputs.empty()) continue;
+      const auto* o = op.options.AsPool2DOptions();
+      const int in = op.inputs[0], out = op.outputs[0];
+      if (!o || in < 0 || out < 0 || tensor(in).dtype != DType::kFloat32 || !ranges_.count(out)) continue;
+      const Shape& is = tensor(in).shape;
+      const Shape& os = tensor(out).shape;
+      if (is.size() != 4 || os.size() != 4 || os[1] != 1 || os[2] != 1 || o->filter_height != is[1] ||
+          o->filter_width != is[2] || o->fused_activation_function != tflite::ActivationFunctionType::NONE)
+        continue;
+      if (rules.match(original_index_[oi], op, sg())) continue;
+      Tensor axes;
+      axes.name = tensor(out).name + "/mean_axes";
+      axes.shape = {2};
+      axes.dtype = DType::kInt32;
+      axes.buffer = m_.add_buffer(bytes_of(std::vector<int32_t>{1, 2}));
+      sg().tensors.push_back(std::move(axes));
+      op.code = OpCode{static_cast<int32_t>(B::MEAN), "", 1};
+      op.inputs = {in, static_cast<int32_t>(sg().tensors.size() - 1)};
+      tflite::ReducerOptionsT reducer;
+      reducer.keep_dims = true;
+      op.options.Set(std::move(reducer));
+      sum_.notes.push_back("op " + std::to_string(original_index_[oi]) + " AVERAGE_POOL_2D '" + tensor(out).name +
+                           "' covers the whole image: written as MEAN over H and W, which gets its own output scale "
+                           "(int8 AVERAGE_POOL_2D keeps its input's)");
+    }
   }
 
   void decide_ops() {

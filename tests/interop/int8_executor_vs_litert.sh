@@ -31,9 +31,9 @@ else
   "$QCAL" quantize "$MODEL" --images "$W/calib" --calibrator "$CAL" --io int8 --threads 2 --quiet -o "$W/int8.tflite" >/dev/null
 fi
 "$QCAL" preprocess "$W/int8.tflite" --images "$W/eval" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/evalnpy" >/dev/null
+node "$HERE/litert_run.js" "$W/int8.tflite" --samples "$W/evalnpy" --outdir "$W/litert" >/dev/null
 for f in "$W"/evalnpy/sample*.npy; do
   s=$(basename "$f" .npy)
-  node "$HERE/litert_run.js" "$W/int8.tflite" --input "$f" --outdir "$W/litert/$s" >/dev/null
   "$QCAL" run "$W/int8.tflite" --input "$f" --numerics xnnpack --output-dir "$W/xnnpack/$s" >/dev/null
   "$QCAL" run "$W/int8.tflite" --input "$f" --numerics reference --output-dir "$W/reference/$s" >/dev/null
 done

@@ -16,9 +16,12 @@ const Mod = require('module');
 const npy = require('./npy');
 
 const PROG = 'litert_run';
-const USAGE = `usage: node litert_run.js MODEL.tflite (--input X.npy ... | --seed S) --outdir DIR
+const USAGE = `usage: node litert_run.js MODEL.tflite (--input X.npy ... | --seed S | --samples DIR) --outdir DIR
                           [--threads N] [--bench N [--warmup W]] [--verbose]
   --input X.npy  one per model input, in subgraph-0 input order (dtype and element count must match)
+  --samples DIR  a one-input model on every DIR/sample*.npy (as qcal preprocess writes them), in one
+                 process (the runtime loads and compiles the model once): DIR/sampleK.npy's outputs go
+                 to OUTDIR/sampleK/
   --seed S       generate deterministic inputs instead (mulberry32(S), inputs filled in order:
                  float U[-1,1), int8 [-128,127], uint8 [0,255], int16 [-32768,32767],
                  other ints [0,10), bool {0,1}); written to DIR/in0.npy, in1.npy, ...
@@ -42,7 +45,7 @@ const fail = (file, msg) => { throw new Fail(file, msg); };
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
-  const o = { inputs: [], seed: null, range: [-1, 1], variant: 'compat', outdir: null, threads: 1, bench: 0, warmup: 3, verbose: false, model: null };
+  const o = { inputs: [], samples: null, seed: null, range: [-1, 1], variant: 'compat', outdir: null, threads: 1, bench: 0, warmup: 3, verbose: false, model: null };
   const usage = (msg) => { const e = new Error(msg); e.usage = true; throw e; };
   const int = (flag, v, min) => {
     if (!/^-?\d+$/.test(v) || parseInt(v, 10) < min) usage(`${flag} wants an integer >= ${min}, got '${v}'`);
@@ -53,6 +56,7 @@ function parseArgs(argv) {
     const val = () => { if (i + 1 >= argv.length) usage(`${a} needs a value`); return argv[++i]; };
     if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
     else if (a === '--input') o.inputs.push(val());
+    else if (a === '--samples') o.samples = val();
     else if (a === '--seed') o.seed = int(a, val(), 0) >>> 0;
     else if (a === '--outdir') o.outdir = val();
     else if (a === '--variant') {
@@ -73,7 +77,8 @@ function parseArgs(argv) {
     else usage(`unexpected argument ${a}`);
   }
   if (!o.model) usage('no MODEL.tflite given');
-  if (o.seed != null && o.inputs.length) usage('--seed and --input are mutually exclusive');
+  if ([o.seed != null, o.inputs.length > 0, o.samples != null].filter(Boolean).length > 1) usage('--seed, --input and --samples are mutually exclusive');
+  if (o.samples != null && (!o.outdir || o.bench)) usage('--samples needs --outdir (and no --bench)');
   if (!o.outdir && !o.bench) usage('--outdir DIR is required');
   return o;
 }
@@ -281,89 +286,106 @@ async function main(o) {
   for (const x of outputs) if (!npy.DTYPES[x.dtype]) fail(modelPath, `output ${x.name} has unsupported dtype ${x.dtype}`);
 
   // Input data, in subgraph order.
-  if (o.seed == null && o.inputs.length === 0 && inputs.length > 0) {
+  if (o.seed == null && o.inputs.length === 0 && o.samples == null && inputs.length > 0) {
     const e = new Error(`model has ${inputs.length} input(s): give --input X.npy per input, or --seed S`); e.usage = true; throw e;
   }
-  if (o.inputs.length && o.inputs.length !== inputs.length) {
-    fail(modelPath, `model has ${inputs.length} input(s) [${inputs.map((x) => `${x.name} ${x.dtype}[${x.shape}]`).join(', ')}], got ${o.inputs.length} --input`);
-  }
-  if (o.outdir) {
-    try { fs.mkdirSync(o.outdir, { recursive: true }); } catch (e) { fail(o.outdir, `cannot create output dir (${e.code || e.message})`); }
-  }
-  const rand = o.seed != null ? mulberry32(o.seed) : null;
-  inputs.forEach((x, p) => {
-    const n = npy.numel(x.shape);
-    if (rand) {
-      x.data = randomData(rand, x.dtype, n, o.range);
-      x.file = `in${p}.npy`;
-      if (o.outdir) npy.write(path.join(o.outdir, x.file), x.dtype, x.shape, x.data);
-      return;
-    }
-    const file = o.inputs[p];
-    let a;
-    try { a = npy.read(file); } catch (e) { fail(file, e.code ? `cannot read (${e.code})` : e.message); }
-    if (a.dtype !== x.dtype) fail(file, `dtype ${a.dtype} ('${a.descr}'), but model input ${p} (${x.name}) is ${x.dtype} ('${npy.DTYPES[x.dtype].descr}')`);
-    if (npy.numel(a.shape) !== n) fail(file, `shape ${npy.fmtShape(a.shape)} has ${npy.numel(a.shape)} elements, but model input ${p} (${x.name}) is [${x.shape}] = ${n} elements`);
-    x.data = a.data;
-    x.file = path.resolve(file);
-  });
-
   const compiled = await lrt('compiling model', () => W.compileModel(env, model,
     { accelerator: 'wasm', cpuOptions: { numThreads: o.threads }, gpuOptions: {}, webNNOptions: {} }));
 
-  // Input buffers in signature order (what run() wants), filled once.
-  const inBufs = new Array(inputs.length);
-  await lrt('creating input buffers', () => {
-    for (const x of inputs) {
-      const tt = x.dynamic ? makeTensorType(W, x.elem, x.shape) : model.getInputTensorType(SIG, x.k);
-      const nbytes = tt.bytes();
-      if (nbytes !== x.data.byteLength) { tt.delete(); fail(modelPath, `input ${x.name}: LiteRT wants ${nbytes} bytes, have ${x.data.byteLength}`); }
-      const tb = W.LiteRtTensorBuffer.createManaged(env, W.LiteRtTensorBufferType.HOST_MEMORY, tt, nbytes);
-      tt.delete();
-      const p = tb.lock(W.LiteRtTensorBufferLockMode.WRITE);
-      W.HEAPU8.set(x.data, p);
+  // One inference: inputs from files (or the seed), outputs and a manifest into outdir.
+  const runOnce = async (inputFiles, outdir) => {
+    if (inputFiles.length && inputFiles.length !== inputs.length) {
+      fail(modelPath, `model has ${inputs.length} input(s) [${inputs.map((x) => `${x.name} ${x.dtype}[${x.shape}]`).join(', ')}], got ${inputFiles.length} --input`);
+    }
+    if (outdir) {
+      try { fs.mkdirSync(outdir, { recursive: true }); } catch (e) { fail(outdir, `cannot create output dir (${e.code || e.message})`); }
+    }
+    const rand = o.seed != null ? mulberry32(o.seed) : null;
+    inputs.forEach((x, p) => {
+      const n = npy.numel(x.shape);
+      if (rand) {
+        x.data = randomData(rand, x.dtype, n, o.range);
+        x.file = `in${p}.npy`;
+        if (outdir) npy.write(path.join(outdir, x.file), x.dtype, x.shape, x.data);
+        return;
+      }
+      const file = inputFiles[p];
+      let a;
+      try { a = npy.read(file); } catch (e) { fail(file, e.code ? `cannot read (${e.code})` : e.message); }
+      if (a.dtype !== x.dtype) fail(file, `dtype ${a.dtype} ('${a.descr}'), but model input ${p} (${x.name}) is ${x.dtype} ('${npy.DTYPES[x.dtype].descr}')`);
+      if (npy.numel(a.shape) !== n) fail(file, `shape ${npy.fmtShape(a.shape)} has ${npy.numel(a.shape)} elements, but model input ${p} (${x.name}) is [${x.shape}] = ${n} elements`);
+      x.data = a.data;
+      x.file = path.resolve(file);
+    });
+
+    // Input buffers in signature order (what run() wants).
+    const inBufs = new Array(inputs.length);
+    await lrt('creating input buffers', () => {
+      for (const x of inputs) {
+        const tt = x.dynamic ? makeTensorType(W, x.elem, x.shape) : model.getInputTensorType(SIG, x.k);
+        const nbytes = tt.bytes();
+        if (nbytes !== x.data.byteLength) { tt.delete(); fail(modelPath, `input ${x.name}: LiteRT wants ${nbytes} bytes, have ${x.data.byteLength}`); }
+        const tb = W.LiteRtTensorBuffer.createManaged(env, W.LiteRtTensorBufferType.HOST_MEMORY, tt, nbytes);
+        tt.delete();
+        const p = tb.lock(W.LiteRtTensorBufferLockMode.WRITE);
+        W.HEAPU8.set(x.data, p);
+        tb.unlock();
+        inBufs[x.k] = tb;
+      }
+    });
+
+    const res = await lrt('running model', () => compiled.run(SIG, inBufs));
+    if (errors.length) fail(modelPath, `LiteRT reported an error: ${errors[0]}`);
+    for (const x of outputs) {
+      const tb = res[x.k];
+      const p = tb.lock(W.LiteRtTensorBufferLockMode.READ);
+      x.data = W.HEAPU8.slice(p, p + tb.packedSize());
       tb.unlock();
-      inBufs[x.k] = tb;
+      x.shape = tensorType(tb.tensorType()).shape; // concrete shape after the run
+      if (npy.numel(x.shape) * npy.DTYPES[x.dtype].size !== x.data.byteLength) {
+        fail(modelPath, `output ${x.name}: ${x.data.byteLength} bytes do not fit ${x.dtype}[${x.shape}]`);
+      }
     }
-  });
+    res.forEach((tb) => tb.delete());
 
-  const res = await lrt('running model', () => compiled.run(SIG, inBufs));
-  if (errors.length) fail(modelPath, `LiteRT reported an error: ${errors[0]}`);
-  for (const x of outputs) {
-    const tb = res[x.k];
-    const p = tb.lock(W.LiteRtTensorBufferLockMode.READ);
-    x.data = W.HEAPU8.slice(p, p + tb.packedSize());
-    tb.unlock();
-    x.shape = tensorType(tb.tensorType()).shape; // concrete shape after the run
-    if (npy.numel(x.shape) * npy.DTYPES[x.dtype].size !== x.data.byteLength) {
-      fail(modelPath, `output ${x.name}: ${x.data.byteLength} bytes do not fit ${x.dtype}[${x.shape}]`);
+    if (outdir) {
+      outputs.forEach((x, p) => { x.file = `out${p}.npy`; npy.write(path.join(outdir, x.file), x.dtype, x.shape, x.data); });
+      // drop stale files from an earlier run with more outputs / seeded inputs
+      for (const f of fs.readdirSync(outdir)) {
+        const m = /^(out|in)(\d+)\.npy$/.exec(f);
+        if (!m) continue;
+        const stale = m[1] === 'out' ? +m[2] >= outputs.length : rand && +m[2] >= inputs.length;
+        if (stale) fs.unlinkSync(path.join(outdir, f));
+      }
+      const desc = (x) => {
+        const d = { file: x.file, name: x.name, dtype: x.dtype, shape: x.shape, tensor_index: x.tensor_index };
+        if (x.signature_name !== x.name) d.signature_name = x.signature_name;
+        return d;
+      };
+      const manifest = {
+        runtime: `@litertjs/core@${version}`, wasm: path.basename(loader, '.js'), accelerator: 'wasm (XNNPACK)', threads: o.threads,
+        model: path.resolve(modelPath), model_sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+        signature: sigKey, seed: o.seed,
+        inputs: inputs.map(desc), outputs: outputs.map(desc),
+      };
+      const json = JSON.stringify(manifest, null, 1).replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (m, l) => `[${l.split(/,\s*/).join(', ')}]`);
+      fs.writeFileSync(path.join(outdir, 'manifest.json'), json + '\n');
     }
-  }
-  res.forEach((tb) => tb.delete());
+    return inBufs;
+  };
 
-  if (o.outdir) {
-    outputs.forEach((x, p) => { x.file = `out${p}.npy`; npy.write(path.join(o.outdir, x.file), x.dtype, x.shape, x.data); });
-    // drop stale files from an earlier run with more outputs / seeded inputs
-    for (const f of fs.readdirSync(o.outdir)) {
-      const m = /^(out|in)(\d+)\.npy$/.exec(f);
-      if (!m) continue;
-      const stale = m[1] === 'out' ? +m[2] >= outputs.length : rand && +m[2] >= inputs.length;
-      if (stale) fs.unlinkSync(path.join(o.outdir, f));
+  if (o.samples != null) {
+    if (inputs.length !== 1) fail(modelPath, `--samples runs one-input models; this one has ${inputs.length} inputs`);
+    let files;
+    try { files = fs.readdirSync(o.samples).filter((f) => /^sample.*\.npy$/.test(f)).sort(); } catch (e) { fail(o.samples, `cannot list (${e.code || e.message})`); }
+    if (!files.length) fail(o.samples, 'no sample*.npy files');
+    for (const f of files) {
+      const bufs = await runOnce([path.join(o.samples, f)], path.join(o.outdir, path.basename(f, '.npy')));
+      bufs.forEach((tb) => tb.delete());
     }
-    const desc = (x) => {
-      const d = { file: x.file, name: x.name, dtype: x.dtype, shape: x.shape, tensor_index: x.tensor_index };
-      if (x.signature_name !== x.name) d.signature_name = x.signature_name;
-      return d;
-    };
-    const manifest = {
-      runtime: `@litertjs/core@${version}`, wasm: path.basename(loader, '.js'), accelerator: 'wasm (XNNPACK)', threads: o.threads,
-      model: path.resolve(modelPath), model_sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      signature: sigKey, seed: o.seed,
-      inputs: inputs.map(desc), outputs: outputs.map(desc),
-    };
-    const json = JSON.stringify(manifest, null, 1).replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (m, l) => `[${l.split(/,\s*/).join(', ')}]`);
-    fs.writeFileSync(path.join(o.outdir, 'manifest.json'), json + '\n');
+    return;
   }
+  const inBufs = await runOnce(o.inputs, o.outdir);
 
   if (o.bench) {
     const once = async () => { const r = await compiled.run(SIG, inBufs); r.forEach((tb) => tb.delete()); };

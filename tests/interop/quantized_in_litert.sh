@@ -1,72 +1,102 @@
 #!/usr/bin/env bash
 # Interop + fidelity: qcal's quantized models in the real LiteRT runtime, on real photos.
-#   * calibration on one part of the photo fixtures, evaluation on the other (never seen
-#     by the calibration);
+#   * calibration on 20 of the general photo fixtures; evaluation on two sets never seen by
+#     the calibration: 'photos', the 8 other general photos (people, animals, objects), and
+#     'people', the 11 photos of people from Debian's libdlib19.1 (the scenes the face,
+#     selfie and pose models are made for);
 #   * int8 (--io float) with every calibrator, int8 --io int8 and --io uint8, fp16 and
 #     dynamic: each loads and runs in LiteRT without error;
 #   * fidelity of each against the float model, both run by LiteRT: per-output SQNR and
-#     cosine, and (segmentation) mask agreement at 0.5, all printed. For the calibrator
-#     given, every output must keep SQNR >= MIN_SQNR (or, for a mask output, agreement >=
-#     MIN_AGREEMENT). These bars guard against regressions at the level qcal reaches today;
-#     docs/quantization.md records the figures, and where they stay below the 20 dB / 98%
-#     the project aims for, which layers are responsible.
-# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME CALIBRATOR MIN_SQNR [MASK_OUTPUT MIN_AGREEMENT]
+#     cosine, and (segmentation) mask agreement at 0.5, all printed. Each --bar names an
+#     evaluation set and a calibrator whose outputs must keep SQNR >= MIN_SQNR (a mask
+#     output: agreement >= MIN_AGREEMENT). The bars guard against regressions at the level
+#     qcal reaches today; docs/quantization.md records the figures against the 20 dB / 98%
+#     the project aims for, and which layers are responsible where they stay below.
+# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME [--mask K] --bar SET:CALIBRATOR:MIN_SQNR[:MIN_AGREEMENT]...
 set -euo pipefail
 QCAL=$1
 NAME=$2
-BEST=$3
-MIN_SQNR=$4
-MASK=${5:-}
-MIN_AGREEMENT=${6:-0.98}
+shift 2
+MASK=""
+BARS=()
+while (($#)); do
+  case $1 in
+    --mask) MASK=$2; shift 2 ;;
+    --bar) BARS+=("$2"); shift 2 ;;
+    *) echo "quantized_in_litert: unknown argument '$1'"; exit 2 ;;
+  esac
+done
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
 MODEL="$CACHE/models/$NAME.tflite"
 [[ -f "$MODEL" ]] || { echo "missing fixture $MODEL: run scripts/fetch_fixtures.sh"; exit 1; }
+ls "$CACHE"/people/*.jpg >/dev/null 2>&1 || { echo "missing fixture photos $CACHE/people: run scripts/fetch_fixtures.sh"; exit 1; }
 W=${QCAL_KEEP_DIR:-$(mktemp -d)}
 [[ -n "${QCAL_KEEP_DIR:-}" ]] || trap 'rm -rf "$W"' EXIT
-mkdir -p "$W/calib" "$W/eval"
+mkdir -p "$W/calib" "$W/photos" "$W/people"
 
-# Evaluation photos (people, animals, objects); the other fixtures calibrate.
+# Evaluation photos (people, animals, objects); the other general fixtures calibrate.
 EVAL="darknet_person.jpg skimage_astronaut.png grace_hopper.jpg darknet_dog.jpg skimage_chelsea.png
       skimage_coffee.png darknet_horses.jpg skimage_motorcycle_left.png"
 for f in "$CACHE"/photos/*; do
   b=$(basename "$f")
-  if [[ " $(echo $EVAL) " == *" $b "* ]]; then ln -sf "$f" "$W/eval/$b"; else ln -sf "$f" "$W/calib/$b"; fi
+  if [[ " $(echo $EVAL) " == *" $b "* ]]; then ln -sf "$f" "$W/photos/$b"; else ln -sf "$f" "$W/calib/$b"; fi
 done
+for f in "$CACHE"/people/*.jpg; do ln -sf "$f" "$W/people/"; done
+SETS=(photos people)
 
 "$QCAL" calibrate "$MODEL" --images "$W/calib" --threads 2 --quiet -o "$W/calib.json" >/dev/null
-"$QCAL" preprocess "$MODEL" --images "$W/eval" --quiet -o "$W/evalnpy" >/dev/null
+for set in "${SETS[@]}"; do
+  "$QCAL" preprocess "$MODEL" --images "$W/$set" --quiet -o "$W/$set.npy" >/dev/null
+done
 
-run_litert() {  # model, outdir: every eval sample through LiteRT
-  local model=$1 out=$2
-  for f in "$W"/evalnpy/sample*.npy; do
-    node "$HERE/litert_run.js" "$model" --input "$f" --outdir "$out/$(basename "$f" .npy)" >/dev/null
+run_litert() {  # model, tag: every sample of every evaluation set through LiteRT, one process per set
+  for set in "${SETS[@]}"; do
+    node "$HERE/litert_run.js" "$1" --samples "$W/$set.npy" --outdir "$W/$set.$2" >/dev/null
   done
 }
 
-run_litert "$MODEL" "$W/float"
-fidelity_args=()
-[[ -n "$MASK" ]] && fidelity_args=(--mask "$MASK" --min-agreement "$MIN_AGREEMENT")
+# fidelity TAG TITLE: figures per evaluation set; the bars naming TAG's calibrator must hold.
 status=0
+fidelity() {
+  local tag=$1 title=$2 set
+  for set in "${SETS[@]}"; do
+    echo "-- $title on '$set' (LiteRT, $(ls "$W/$set" | wc -l) photos)"
+    local args=(${MASK:+--mask $MASK}) barred=""
+    for bar in "${BARS[@]}"; do
+      IFS=: read -r bset bcal bsqnr bagree <<<"$bar"
+      if [[ $bset == "$set" && "int8_$bcal" == "$tag" ]]; then
+        barred=1
+        args+=(--min-sqnr "$bsqnr")
+        [[ -n "$MASK" ]] && args+=(--min-agreement "${bagree:-0.98}")
+      fi
+    done
+    if [[ -n $barred ]]; then
+      node "$HERE/fidelity.js" "$W/$set.float" "$W/$set.$tag" "${args[@]}" || status=1
+    else
+      node "$HERE/fidelity.js" "$W/$set.float" "$W/$set.$tag" "${args[@]}" | grep -v PASS
+    fi
+  done
+}
+
+run_litert "$MODEL" float
 for cal in minmax percentile kl mse; do
   "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator $cal -o "$W/int8_$cal.tflite" > "$W/int8_$cal.log"
-  run_litert "$W/int8_$cal.tflite" "$W/int8_$cal"
-  echo "-- int8 --calibrator $cal (LiteRT, $(ls "$W/eval" | wc -l) eval photos)"
-  if [[ $cal == "$BEST" ]]; then
-    node "$HERE/fidelity.js" "$W/float" "$W/int8_$cal" --min-sqnr "$MIN_SQNR" "${fidelity_args[@]}" || status=1
-  else
-    node "$HERE/fidelity.js" "$W/float" "$W/int8_$cal" ${MASK:+--mask $MASK} | grep -v PASS
-  fi
+  run_litert "$W/int8_$cal.tflite" int8_$cal
+  fidelity int8_$cal "int8 --calibrator $cal"
 done
 for io in int8 uint8; do
-  "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator "$BEST" --io $io -o "$W/int8_io$io.tflite" >/dev/null
+  "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator minmax --io $io -o "$W/int8_io$io.tflite" >/dev/null
   node "$HERE/litert_run.js" "$W/int8_io$io.tflite" --seed 1 --outdir "$W/int8_io$io.out" >/dev/null
   echo "-- int8 --io $io: loads and runs in LiteRT"
 done
 for scheme in fp16 dynamic; do
   "$QCAL" quantize "$MODEL" --scheme $scheme -o "$W/$scheme.tflite" >/dev/null
-  run_litert "$W/$scheme.tflite" "$W/$scheme"
-  echo "-- $scheme (LiteRT)"
-  node "$HERE/fidelity.js" "$W/float" "$W/$scheme" ${MASK:+--mask $MASK} | grep -v PASS
+  run_litert "$W/$scheme.tflite" $scheme
+  fidelity $scheme "$scheme"
+done
+for bar in "${BARS[@]}"; do  # a bar naming an unknown set or calibrator is a typo
+  IFS=: read -r bset bcal _ <<<"$bar"
+  [[ " ${SETS[*]} " == *" $bset "* && -f "$W/int8_$bcal.tflite" ]] || { echo "bad --bar '$bar'"; status=1; }
 done
 exit $status

@@ -225,6 +225,56 @@ TEST(QuantizeInt8, MissingStatisticsKeepTheOpFloat) {
   EXPECT_TRUE(named);
 }
 
+// A global average pool becomes MEAN over H and W: int8 AVERAGE_POOL_2D would have to keep
+// its input's scale, far too coarse for a mean. A pool over part of the image stays.
+TEST(QuantizeInt8, GlobalAveragePoolBecomesMeanWithItsOwnScale) {
+  auto build = [](ModelBuilder& b, int& x, int& global, int& local) {
+    x = b.input(DType::kFloat32, {1, 4, 4, 2});
+    tflite::Pool2DOptionsT po;
+    po.padding = tflite::Padding::VALID;
+    po.stride_w = po.stride_h = po.filter_width = po.filter_height = 4;
+    global = b.tensor(DType::kFloat32, {1, 1, 1, 2}, std::nullopt, "global");
+    b.op(B::AVERAGE_POOL_2D, {x}, {global}, po);
+    po.stride_w = po.stride_h = po.filter_width = po.filter_height = 2;
+    local = b.tensor(DType::kFloat32, {1, 2, 2, 2}, std::nullopt, "local");
+    b.op(B::AVERAGE_POOL_2D, {x}, {local}, po);
+    b.output(global);
+    b.output(local);
+  };
+  ModelBuilder b;
+  int x, global, local;
+  build(b, x, global, local);
+  const TensorRanges ranges = {{x, {-1.0f, 20.0f}}, {global, {-0.2f, 0.8f}}, {local, {-0.5f, 10.0f}}};
+  QuantizeSummary s;
+  const Model q = quantize_int8(b.model(), ranges, {}, s);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  const Operator* mean = find_op(q, B::MEAN);
+  ASSERT_NE(mean, nullptr);
+  ASSERT_NE(mean->options.AsReducerOptions(), nullptr);
+  EXPECT_TRUE(mean->options.AsReducerOptions()->keep_dims);
+  const Tensor& axes = tensor(q, mean->inputs[1]);
+  const Buffer& ab = q.buffers.at(axes.buffer);
+  ASSERT_EQ(ab.data.size(), 8u);
+  EXPECT_EQ(reinterpret_cast<const int32_t*>(ab.data.data())[0], 1);
+  EXPECT_EQ(reinterpret_cast<const int32_t*>(ab.data.data())[1], 2);
+  const QuantParams own = asymmetric_params(-0.2, 0.8);
+  EXPECT_FLOAT_EQ(tensor(q, mean->outputs[0]).quantization->scale[0], own.scale);
+  const Operator* pool = find_op(q, B::AVERAGE_POOL_2D);
+  ASSERT_NE(pool, nullptr);  // the 2x2 pool keeps its input's scale
+  EXPECT_FLOAT_EQ(tensor(q, pool->outputs[0]).quantization->scale[0], tensor(q, pool->inputs[0]).quantization->scale[0]);
+  ASSERT_EQ(s.notes.size(), 1u);
+  EXPECT_NE(s.notes[0].find("MEAN"), std::string::npos);
+
+  // An op the user keeps float is left as it was.
+  QuantizeOptions o;
+  o.keep_float = {"global"};
+  QuantizeSummary sk;
+  const Model k = quantize_int8(b.model(), ranges, o, sk);
+  EXPECT_EQ(find_op(k, B::MEAN), nullptr);
+  ASSERT_EQ(sk.kept_float.size(), 1u);
+  EXPECT_EQ(sk.kept_float[0].op_name, "AVERAGE_POOL_2D");
+}
+
 TEST(QuantizeInt8, RefusesQuantizedModels) {
   TestGraph g;
   QuantizeSummary s;
