@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "qcal/dataset.h"
@@ -22,8 +23,11 @@ class StatsCollector : public Observer {
   // samples_per_tensor: histogram sample per tensor per inference (0: every value).
   // per_channel: also per-channel (last axis) min/max; TFLite's int8 activations are per
   // tensor, so calibration does not need it and it costs a second scan of every tensor.
-  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins, size_t samples_per_tensor = 1024, bool per_channel = false)
-      : bins_(bins), samples_(samples_per_tensor), per_channel_(per_channel) {}
+  // per_channel_tensors: per-channel min/max for these tensors only (what channel
+  // equalization needs, see qcal::equalization_tensors).
+  explicit StatsCollector(int bins = Histogram::kDefaultMaxBins, size_t samples_per_tensor = 1024, bool per_channel = false,
+                          std::set<int> per_channel_tensors = {})
+      : bins_(bins), samples_(samples_per_tensor), per_channel_(per_channel), per_channel_tensors_(std::move(per_channel_tensors)) {}
   void on_tensor(const TensorEvent& e) override;
   void merge(const StatsCollector& other);
   const std::map<int, TensorStats>& stats() const { return stats_; }
@@ -33,6 +37,7 @@ class StatsCollector : public Observer {
   int bins_;
   size_t samples_;
   bool per_channel_;
+  std::set<int> per_channel_tensors_;
   std::map<int, TensorStats> stats_;
 };
 
@@ -63,6 +68,7 @@ struct CalibrationOptions {
   int bins = Histogram::kDefaultMaxBins;
   size_t samples_per_tensor = 1024;  // histogram sample per tensor per image; 0: all values
   bool per_channel = false;         // also per-channel min/max of every activation
+  std::set<int> per_channel_tensors;  // ... or of these tensors only
 };
 
 // One pass over the dataset: inputs are pre-processed, run through the float executor

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,11 @@ namespace qcal {
 
 enum class IoType { kFloat, kInt8, kUInt8 };
 
+// Per-channel (last axis) observed minima and maxima of one tensor.
+struct ChannelRanges {
+  std::vector<float> min, max;
+};
+
 struct QuantizeOptions {
   IoType io = IoType::kFloat;       // int8: graph inputs/outputs of the model's I/O
   bool per_tensor = false;          // weights per tensor instead of per channel
@@ -34,7 +40,23 @@ struct QuantizeOptions {
   // int8 bias correction: per op (by its output tensor in the float model), a shift per
   // output channel added to the float bias before it is quantized.
   std::map<int, std::vector<float>> bias_corrections;
+  // Channel equalization (see equalization_tensors): per-channel observed ranges of the
+  // float model's tensors, from the calibration; pairs without them are left alone.
+  bool equalize = true;
+  std::map<int, ChannelRanges> channel_ranges;
 };
+
+// The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D
+// or DEPTHWISE_CONV_2D (no activation or RELU) read only by one CONV_2D. Scaling channel c
+// of such a tensor by 1/s (the producer's weights and bias) and the consumer's input
+// channel c by s computes the same function in float; choosing s per channel balances the
+// channels' ranges, so one per-tensor int8 scale stops wasting levels on the few channels
+// that span a wide range (face_detection_short_range: 104x between the widest channel and
+// the median one).
+std::set<int> equalization_tensors(const Model& float_model);
+
+// Per-channel ranges from a calibration cache (tensors collected with per-channel stats).
+std::map<int, ChannelRanges> channel_ranges_from_calibration(const CalibrationData& calibration);
 
 // One op that stayed float in an int8 model, and why.
 struct KeptFloat {
@@ -51,6 +73,7 @@ struct QuantizeSummary {
   int quantized_ops = 0;
   int quantize_ops_added = 0, dequantize_ops_added = 0;
   int bias_corrected = 0;  // biases shifted by bias correction
+  int equalized_pairs = 0; // conv pairs rescaled by channel equalization
   int64_t weight_bytes_before = 0, weight_bytes_after = 0;
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
   // it, i.e. the one calibration ran on), for tensors that carry the same values.

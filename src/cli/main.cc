@@ -150,6 +150,7 @@ int run_calibrate(const CalibrateArgs& a) {
   qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
+  opt.per_channel_tensors = qcal::equalization_tensors(*model);
   const qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
   print_dataset_report(c.dataset);
   c.save(a.output);
@@ -289,6 +290,7 @@ struct QuantizeArgs {
   double percentile = 99.99;
   std::vector<std::string> keep_float;
   bool per_tensor = false;
+  bool no_equalize = false;
   DataArgs data;
   std::string report_dir, eval_images, task = "generic", labels;
   bool bias_correction = false;
@@ -339,6 +341,7 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
   qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
+  opt.per_channel_tensors = qcal::equalization_tensors(*model);
   qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
   print_dataset_report(c.dataset);
   std::printf("calibration: %zu samples in %.2f s\n", c.samples, c.seconds);
@@ -359,6 +362,7 @@ int run_quantize(const QuantizeArgs& a) {
   qcal::QuantizeOptions opt;
   opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
   opt.per_tensor = a.per_tensor;
+  opt.equalize = !a.no_equalize;
   opt.keep_float = expand_keep_float(a.keep_float);
   qcal::QuantizeSummary summary;
   nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
@@ -369,6 +373,7 @@ int run_quantize(const QuantizeArgs& a) {
     qcal::CalibratorOptions copt;
     copt.percentile = a.percentile;
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
+    if (opt.equalize) opt.channel_ranges = qcal::channel_ranges_from_calibration(calib);
     out = qcal::quantize_int8(*model, ranges, opt, summary);
     if (a.max_drop >= 0) {
       if (eval.images.empty() && eval.inputs.empty())
@@ -752,6 +757,9 @@ int main(int argc, char** argv) {
                        "keep ops float: an op index, an op type (LOGISTIC), an output tensor name, re:REGEX over "
                        "output tensor names, or @FILE with one rule per line; repeatable");
   quantize->add_flag("--per-tensor", qa.per_tensor, "int8 weights with one scale per tensor instead of per channel");
+  quantize->add_flag("--no-equalize", qa.no_equalize,
+                     "int8: no channel equalization of conv -> conv pairs (on by default: it rescales their channels so one "
+                     "per-tensor activation scale fits all of them; the float function is unchanged)");
   add_data_options(quantize, qa.data);
   add_ssd_options(quantize);
   quantize->add_option("--max-drop", qa.max_drop,

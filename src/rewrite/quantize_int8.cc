@@ -111,10 +111,56 @@ struct UnionFind {
 
 bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end(), x) != v.end(); }
 
+// A producer/consumer pair channel equalization may rescale (see equalization_tensors),
+// by operator index in subgraph 0 of a model whose weights are float constants.
+struct EqualizablePair {
+  int producer = -1, consumer = -1, tensor = -1;
+};
+
+std::vector<EqualizablePair> equalizable_pairs(const Model& m) {
+  const Subgraph& sg = m.subgraphs.at(0);
+  const size_t n = sg.tensors.size();
+  std::vector<int> uses(n, 0), reader(n, -1);
+  for (size_t oi = 0; oi < sg.operators.size(); ++oi)
+    for (int32_t t : sg.operators[oi].inputs)
+      if (t >= 0) ++uses[t], reader[t] = static_cast<int>(oi);
+  for (int32_t t : sg.outputs)
+    if (t >= 0) ++uses[t];
+  // A float constant only this op reads, so rescaling it changes nothing else.
+  auto own_float_constant = [&](int t) {
+    return t >= 0 && sg.tensors[t].dtype == DType::kFloat32 && m.data_of(sg.tensors[t]) != nullptr && uses[t] == 1;
+  };
+  auto linear_or_relu = [](const Operator& op) {
+    using A = tflite::ActivationFunctionType;
+    A a = A::RELU6;
+    if (const auto* o = op.options.AsConv2DOptions()) a = o->fused_activation_function;
+    if (const auto* o = op.options.AsDepthwiseConv2DOptions()) a = o->fused_activation_function;
+    return a == A::NONE || a == A::RELU;  // y(x / s) = y(x) / s for s > 0
+  };
+  std::vector<EqualizablePair> pairs;
+  for (size_t oi = 0; oi < sg.operators.size(); ++oi) {
+    const Operator& p = sg.operators[oi];
+    const bool depthwise = p.builtin() == B::DEPTHWISE_CONV_2D;
+    if ((p.builtin() != B::CONV_2D && !depthwise) || p.inputs.size() < 2 || p.outputs.size() != 1 || !linear_or_relu(p)) continue;
+    const int out = p.outputs[0];
+    if (out < 0 || uses[out] != 1 || reader[out] < 0 || sg.tensors[out].shape.size() != 4) continue;
+    const int channels = sg.tensors[out].shape[3];
+    const int w = p.inputs[1];
+    if (!own_float_constant(w) || sg.tensors[w].shape.size() != 4 || sg.tensors[w].shape[depthwise ? 3 : 0] != channels) continue;
+    if (p.inputs.size() > 2 && p.inputs[2] >= 0 && !own_float_constant(p.inputs[2])) continue;
+    const Operator& q = sg.operators[reader[out]];
+    if (q.builtin() != B::CONV_2D || q.inputs.size() < 2 || q.inputs[0] != out) continue;
+    const int wq = q.inputs[1];
+    if (!own_float_constant(wq) || sg.tensors[wq].shape.size() != 4 || sg.tensors[wq].shape[3] != channels) continue;
+    pairs.push_back({static_cast<int>(oi), reader[out], out});
+  }
+  return pairs;
+}
+
 class Int8Rewriter {
  public:
   Int8Rewriter(const Model& float_model, const TensorRanges& ranges, const QuantizeOptions& options, QuantizeSummary& summary)
-      : m_(float_model), ranges_(ranges), opt_(options), sum_(summary) {}
+      : m_(float_model), ranges_(ranges), opt_(options), sum_(summary) {}  // copies: both are rewritten
 
   Model run() {
     sum_.scheme = "int8";
@@ -132,6 +178,7 @@ class Int8Rewriter {
     n_ = static_cast<int>(sg_->tensors.size());
     for (int t = 0; t < n_; ++t) float_act_.push_back(tensor(t).dtype == DType::kFloat32 && !constant(t));
     decide_ops();
+    equalize_channels();
     resolve_parameters();
     rebuild();
     finish();
@@ -254,6 +301,87 @@ class Int8Rewriter {
       ++sum_.quantized_ops;
     }
     rules.check_all_used();
+  }
+
+  // Channel equalization of DEPTHWISE/CONV -> CONV pairs (see equalization_tensors). Scale
+  // per channel, after cross-layer equalization (Nagel et al., "Data-Free Quantization"),
+  // with the observed activation range r_c in place of the producer's weight range:
+  // s_c = sqrt(r_c / w_c), w_c = the consumer's largest |weight| on input channel c, so that
+  // channel c's activation range r_c / s_c and its weight range w_c * s_c become equal.
+  // The producer's weights are per channel in int8 anyway, so dividing them costs nothing.
+  void equalize_channels() {
+    if (!opt_.equalize) return;
+    int done = 0, missing = 0;
+    double spread_before = 0, spread_after = 0;
+    for (const EqualizablePair& p : equalizable_pairs(m_)) {
+      if (!int8_op_[p.producer] || !int8_op_[p.consumer]) continue;
+      const auto cr = opt_.channel_ranges.find(p.tensor);
+      const size_t channels = static_cast<size_t>(tensor(p.tensor).shape[3]);
+      if (cr == opt_.channel_ranges.end() || cr->second.min.size() != channels || cr->second.max.size() != channels) {
+        ++missing;
+        continue;
+      }
+      std::vector<float> r(channels);
+      bool finite = true;
+      for (size_t c = 0; c < channels; ++c) {
+        r[c] = std::max(std::fabs(cr->second.min[c]), std::fabs(cr->second.max[c]));
+        finite = finite && std::isfinite(r[c]);
+      }
+      if (!finite) continue;
+      const Operator& prod = sg().operators[p.producer];
+      const Operator& cons = sg().operators[p.consumer];
+      const int wp_t = prod.inputs[1], wq_t = cons.inputs[1];
+      const int bias_t = prod.inputs.size() > 2 ? prod.inputs[2] : kNoTensor;
+      std::vector<float> wp = constant_as_float(m_, tensor(wp_t)), wq = constant_as_float(m_, tensor(wq_t));
+      std::vector<float> wmax(channels, 0.0f);
+      for (size_t i = 0; i < wq.size(); ++i) wmax[i % channels] = std::max(wmax[i % channels], std::fabs(wq[i]));
+      std::vector<float> s(channels, 1.0f);
+      for (size_t c = 0; c < channels; ++c)
+        if (r[c] > 0 && wmax[c] > 0) s[c] = std::clamp(std::sqrt(r[c] / wmax[c]), 1e-4f, 1e4f);
+      // Producer: CONV_2D weights are [C, kh, kw, in], DEPTHWISE_CONV_2D [1, kh, kw, C].
+      const bool depthwise = prod.builtin() == B::DEPTHWISE_CONV_2D;
+      const size_t per_out = depthwise ? 1 : wp.size() / channels;
+      for (size_t i = 0; i < wp.size(); ++i) wp[i] /= s[depthwise ? i % channels : i / per_out];
+      for (size_t i = 0; i < wq.size(); ++i) wq[i] *= s[i % channels];
+      sg().tensors[wp_t].buffer = m_.add_buffer(bytes_of(wp));
+      sg().tensors[wq_t].buffer = m_.add_buffer(bytes_of(wq));
+      if (bias_t >= 0) {
+        std::vector<float> b = constant_as_float(m_, tensor(bias_t));
+        for (size_t c = 0; c < channels; ++c) b[c] /= s[c];
+        sg().tensors[bias_t].buffer = m_.add_buffer(bytes_of(b));
+      }
+      // The equalized tensor's range: its channels' observed ranges, rescaled (the
+      // calibrator's histogram described the unscaled tensor).
+      Range eq{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+      std::vector<float> after(channels), inv(channels);
+      for (size_t c = 0; c < channels; ++c) {
+        eq.min = std::min(eq.min, cr->second.min[c] / s[c]);
+        eq.max = std::max(eq.max, cr->second.max[c] / s[c]);
+        after[c] = r[c] / s[c];
+        inv[c] = 1.0f / s[c];
+      }
+      ranges_[p.tensor] = eq;
+      equalized_.insert(p.tensor);
+      bias_scale_[p.tensor] = std::move(inv);
+      auto spread = [](std::vector<float> v) {
+        std::sort(v.begin(), v.end());
+        return v.back() / std::max(v[v.size() / 2], 1e-12f);
+      };
+      spread_before += spread(r);
+      spread_after += spread(after);
+      ++done;
+    }
+    if (done > 0) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "channel equalization: %d conv pairs rescaled (widest channel range / median: %.1fx -> %.1fx on average)",
+                    done, spread_before / done, spread_after / done);
+      sum_.notes.push_back(buf);
+      sum_.equalized_pairs = done;
+    }
+    if (missing > 0)
+      sum_.notes.push_back("channel equalization: " + std::to_string(missing) +
+                           " conv pairs left alone: the calibration has no per-channel ranges for them (re-run qcal calibrate)");
   }
 
   // Parameters for every tensor an int8 op touches, by group.
@@ -382,7 +510,8 @@ class Int8Rewriter {
       if (c->second.size() != b.size())
         throw Error("bias correction for '" + tensor(output).name + "' has " + std::to_string(c->second.size()) +
                     " values for " + std::to_string(b.size()) + " channels");
-      for (size_t i = 0; i < b.size(); ++i) b[i] += c->second[i];
+      const auto scale = bias_scale_.find(output);
+      for (size_t i = 0; i < b.size(); ++i) b[i] += c->second[i] * (scale != bias_scale_.end() ? scale->second[i] : 1.0f);
       ++sum_.bias_corrected;
     }
     const std::vector<float>& ws = tensor(weights).quantization->scale;
@@ -514,13 +643,13 @@ class Int8Rewriter {
     for (const auto& [t, from] : origin_) map[t] = from;
     std::vector<std::vector<int32_t>> remap;
     prune_unused(m_, &remap);
-    for (const auto& [q, f] : map)
-      if (remap[0][q] != kNoTensor) sum_.tensor_map[remap[0][q]] = f;
+    for (const auto& [q, f] : map)  // an equalized tensor no longer carries the float model's values
+      if (remap[0][q] != kNoTensor && !equalized_.count(f)) sum_.tensor_map[remap[0][q]] = f;
     sum_.weight_bytes_after = constant_bytes(m_);
   }
 
   Model m_;
-  const TensorRanges& ranges_;
+  TensorRanges ranges_;
   const QuantizeOptions& opt_;
   QuantizeSummary& sum_;
   Subgraph* sg_ = nullptr;
@@ -534,10 +663,28 @@ class Int8Rewriter {
   std::map<int, int> const_int8_;
   std::map<std::pair<int, int>, int> weights_;
   std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
+  std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
+  std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel
   std::vector<Operator> out_ops_;
 };
 
 }  // namespace
+
+std::set<int> equalization_tensors(const Model& float_model) {
+  if (float_model.subgraphs.empty()) return {};
+  Model folded = float_model;
+  fold_constant_dequantize(folded, /*prune=*/false);  // fp16 weights become float constants; indices stay
+  std::set<int> out;
+  for (const EqualizablePair& p : equalizable_pairs(folded)) out.insert(p.tensor);
+  return out;
+}
+
+std::map<int, ChannelRanges> channel_ranges_from_calibration(const CalibrationData& calibration) {
+  std::map<int, ChannelRanges> out;
+  for (const auto& [t, stats] : calibration.tensors)
+    if (!stats.channel_min.empty()) out[t] = {stats.channel_min, stats.channel_max};
+  return out;
+}
 
 Model quantize_int8(const Model& float_model, const TensorRanges& ranges, const QuantizeOptions& options,
                     QuantizeSummary& summary) {

@@ -124,6 +124,7 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"quantize_ops_added", quantize_ops_added},
           {"dequantize_ops_added", dequantize_ops_added},
           {"bias_corrected", bias_corrected},
+          {"equalized_pairs", equalized_pairs},
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},
           {"notes", notes},

@@ -16,7 +16,8 @@ void StatsCollector::on_tensor(const TensorEvent& e) {
     it = stats_.emplace(e.tensor, std::move(s)).first;
   }
   const size_t innermost = e.data.shape.empty() ? 1 : static_cast<size_t>(std::max(e.data.shape.back(), 1));
-  const int channels = per_channel_ ? static_cast<int>(innermost) : 1;
+  const bool channels_wanted = per_channel_ || per_channel_tensors_.count(e.tensor);
+  const int channels = channels_wanted ? static_cast<int>(innermost) : 1;
   it->second.add(e.data.as<float>(), static_cast<size_t>(e.data.size()), channels, samples_, innermost);
 }
 
@@ -104,7 +105,8 @@ CalibrationData collect_statistics(std::shared_ptr<const Model> model, const std
   const Executor ex(model, ExecutorOptions{threads}, label);
   std::vector<std::unique_ptr<StatsCollector>> workers;
   for (int i = 0; i < threads; ++i)
-    workers.push_back(std::make_unique<StatsCollector>(options.bins, options.samples_per_tensor, options.per_channel));
+    workers.push_back(std::make_unique<StatsCollector>(options.bins, options.samples_per_tensor, options.per_channel,
+                                                      options.per_channel_tensors));
   CalibrationData out;
   out.dataset = stream_dataset(*model, 0, pre, options.dataset, [&](std::vector<std::vector<HostTensor>>& batch) {
     ex.run_batch(batch, [&](int worker) { return workers[static_cast<size_t>(worker) % workers.size()].get(); });
