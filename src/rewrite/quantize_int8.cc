@@ -114,7 +114,9 @@ bool contains(const std::vector<int>& v, int x) { return std::find(v.begin(), v.
 // A producer/consumer pair channel equalization may rescale (see equalization_tensors),
 // by operator index in subgraph 0 of a model whose weights are float constants.
 struct EqualizablePair {
-  int producer = -1, consumer = -1, tensor = -1;
+  int producer = -1, consumer = -1;
+  int relu = -1;             // a RELU op between them, or -1
+  std::vector<int> tensors;  // the producer's output (and the RELU's): what gets rescaled
 };
 
 std::vector<EqualizablePair> equalizable_pairs(const Model& m) {
@@ -148,11 +150,25 @@ std::vector<EqualizablePair> equalizable_pairs(const Model& m) {
     const int w = p.inputs[1];
     if (!own_float_constant(w) || sg.tensors[w].shape.size() != 4 || sg.tensors[w].shape[depthwise ? 3 : 0] != channels) continue;
     if (p.inputs.size() > 2 && p.inputs[2] >= 0 && !own_float_constant(p.inputs[2])) continue;
-    const Operator& q = sg.operators[reader[out]];
-    if (q.builtin() != B::CONV_2D || q.inputs.size() < 2 || q.inputs[0] != out) continue;
+    EqualizablePair pair{static_cast<int>(oi), reader[out], -1, {out}};
+    if (const Operator& r = sg.operators[reader[out]]; r.builtin() == B::RELU && r.outputs.size() == 1) {
+      const int relu_out = r.outputs[0];  // RELU(x / s) = RELU(x) / s: look through it
+      if (relu_out < 0 || uses[relu_out] != 1 || reader[relu_out] < 0) continue;
+      pair.relu = pair.consumer;
+      pair.consumer = reader[relu_out];
+      pair.tensors.push_back(relu_out);
+    }
+    // The consumer: CONV_2D weights [O, kh, kw, C], DEPTHWISE_CONV_2D (one output channel
+    // per input channel) [1, kh, kw, C]: input channel c is the last axis either way.
+    const Operator& q = sg.operators[pair.consumer];
+    const bool conv = q.builtin() == B::CONV_2D;
+    const auto* qd = q.options.AsDepthwiseConv2DOptions();
+    if ((!conv && !(qd && q.builtin() == B::DEPTHWISE_CONV_2D && qd->depth_multiplier == 1)) || q.inputs.size() < 2 ||
+        q.inputs[0] != pair.tensors.back())
+      continue;
     const int wq = q.inputs[1];
     if (!own_float_constant(wq) || sg.tensors[wq].shape.size() != 4 || sg.tensors[wq].shape[3] != channels) continue;
-    pairs.push_back({static_cast<int>(oi), reader[out], out});
+    pairs.push_back(std::move(pair));
   }
   return pairs;
 }
@@ -314,19 +330,24 @@ class Int8Rewriter {
     int done = 0, missing = 0;
     double spread_before = 0, spread_after = 0;
     for (const EqualizablePair& p : equalizable_pairs(m_)) {
-      if (!int8_op_[p.producer] || !int8_op_[p.consumer]) continue;
-      const auto cr = opt_.channel_ranges.find(p.tensor);
-      const size_t channels = static_cast<size_t>(tensor(p.tensor).shape[3]);
-      if (cr == opt_.channel_ranges.end() || cr->second.min.size() != channels || cr->second.max.size() != channels) {
+      if (!int8_op_[p.producer] || !int8_op_[p.consumer] || (p.relu >= 0 && !int8_op_[p.relu])) continue;
+      const size_t channels = static_cast<size_t>(tensor(p.tensors[0]).shape[3]);
+      std::vector<const ChannelRanges*> cr;
+      for (int t : p.tensors)
+        if (auto it = opt_.channel_ranges.find(t);
+            it != opt_.channel_ranges.end() && it->second.min.size() == channels && it->second.max.size() == channels)
+          cr.push_back(&it->second);
+      if (cr.size() != p.tensors.size()) {
         ++missing;
         continue;
       }
-      std::vector<float> r(channels);
+      std::vector<float> r(channels, 0.0f);  // over the rescaled tensors (before and after a RELU)
       bool finite = true;
-      for (size_t c = 0; c < channels; ++c) {
-        r[c] = std::max(std::fabs(cr->second.min[c]), std::fabs(cr->second.max[c]));
-        finite = finite && std::isfinite(r[c]);
-      }
+      for (const ChannelRanges* c_r : cr)
+        for (size_t c = 0; c < channels; ++c) {
+          r[c] = std::max({r[c], std::fabs(c_r->min[c]), std::fabs(c_r->max[c])});
+          finite = finite && std::isfinite(r[c]);
+        }
       if (!finite) continue;
       const Operator& prod = sg().operators[p.producer];
       const Operator& cons = sg().operators[p.consumer];
@@ -352,17 +373,18 @@ class Int8Rewriter {
       }
       // The equalized tensor's range: its channels' observed ranges, rescaled (the
       // calibrator's histogram described the unscaled tensor).
-      Range eq{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
       std::vector<float> after(channels), inv(channels);
-      for (size_t c = 0; c < channels; ++c) {
-        eq.min = std::min(eq.min, cr->second.min[c] / s[c]);
-        eq.max = std::max(eq.max, cr->second.max[c] / s[c]);
-        after[c] = r[c] / s[c];
-        inv[c] = 1.0f / s[c];
+      for (size_t c = 0; c < channels; ++c) after[c] = r[c] / s[c], inv[c] = 1.0f / s[c];
+      for (size_t k = 0; k < p.tensors.size(); ++k) {
+        Range eq{std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+        for (size_t c = 0; c < channels; ++c) {
+          eq.min = std::min(eq.min, cr[k]->min[c] / s[c]);
+          eq.max = std::max(eq.max, cr[k]->max[c] / s[c]);
+        }
+        ranges_[p.tensors[k]] = eq;
+        equalized_.insert(p.tensors[k]);
       }
-      ranges_[p.tensor] = eq;
-      equalized_.insert(p.tensor);
-      bias_scale_[p.tensor] = std::move(inv);
+      bias_scale_[p.tensors[0]] = std::move(inv);
       auto spread = [](std::vector<float> v) {
         std::sort(v.begin(), v.end());
         return v.back() / std::max(v[v.size() / 2], 1e-12f);
@@ -675,7 +697,7 @@ std::set<int> equalization_tensors(const Model& float_model) {
   Model folded = float_model;
   fold_constant_dequantize(folded, /*prune=*/false);  // fp16 weights become float constants; indices stay
   std::set<int> out;
-  for (const EqualizablePair& p : equalizable_pairs(folded)) out.insert(p.tensor);
+  for (const EqualizablePair& p : equalizable_pairs(folded)) out.insert(p.tensors.begin(), p.tensors.end());
   return out;
 }
 

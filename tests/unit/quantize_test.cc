@@ -277,31 +277,11 @@ TEST(QuantizeInt8, GlobalAveragePoolBecomesMeanWithItsOwnScale) {
   EXPECT_EQ(sk.kept_float[0].op_name, "AVERAGE_POOL_2D");
 }
 
-// DEPTHWISE -> CONV with one channel 30x wider than the others: one per-tensor int8 scale
-// for the depthwise output leaves the narrow channels a few levels. Equalization rescales
-// the channels (same float function) and the int8 model gets much closer to float.
-TEST(QuantizeInt8, ChannelEqualizationBalancesAWideChannel) {
-  ModelBuilder b;
-  const int x = b.input(DType::kFloat32, {1, 6, 6, 4});
-  std::vector<float> wd = test::random_floats(36, 3, -0.5f, 0.5f);
-  for (size_t i = 0; i < wd.size(); i += 4) wd[i] *= 30.0f;  // channel 0
-  const int dw = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "dw");
-  tflite::DepthwiseConv2DOptionsT dopt;
-  dopt.padding = tflite::Padding::SAME;
-  dopt.stride_w = dopt.stride_h = dopt.depth_multiplier = 1;
-  b.op(B::DEPTHWISE_CONV_2D, {x, b.constant_f32({1, 3, 3, 4}, wd), b.constant_f32({4}, {0.5f, 0.1f, -0.1f, 0.0f})}, {dw}, dopt);
-  const int y = b.tensor(DType::kFloat32, {1, 6, 6, 3}, std::nullopt, "y");
-  tflite::Conv2DOptionsT copt;
-  copt.padding = tflite::Padding::SAME;
-  copt.stride_w = copt.stride_h = 1;
-  std::vector<float> wc = test::random_floats(12, 4, -1.0f, 1.0f);
-  for (size_t i = 0; i < wc.size(); i += 4) wc[i] /= 30.0f;  // so every channel matters as much to y
-  b.op(B::CONV_2D, {dw, b.constant_f32({3, 1, 1, 4}, wc), -1}, {y}, copt);
-  b.output(y);
-  auto model = std::make_shared<Model>(b.model());
-  EXPECT_EQ(equalization_tensors(*model), std::set<int>{dw});
-
-  // Statistics as qcal calibrate collects them: per channel for the equalization tensors only.
+// Calibrates `model` (input x, [1,6,6,4]) on random inputs as qcal calibrate does (per
+// channel for the equalization tensors only), quantizes it with and without channel
+// equalization, and expects equalization to gain at least 6 dB of output SQNR.
+void expect_equalization_helps(const std::shared_ptr<Model>& model, int x, const std::set<int>& tensors) {
+  EXPECT_EQ(equalization_tensors(*model), tensors);
   const Executor fx(model);
   auto sample = [&](uint32_t seed) {
     HostTensor h = HostTensor::zeros(model->subgraphs[0].tensors[x].name, DType::kFloat32, {1, 6, 6, 4});
@@ -311,20 +291,20 @@ TEST(QuantizeInt8, ChannelEqualizationBalancesAWideChannel) {
   };
   StatsCollector collector(Histogram::kDefaultMaxBins, 0, false, equalization_tensors(*model));
   for (uint32_t seed = 10; seed < 30; ++seed) fx.run({sample(seed)}, &collector);
-  ASSERT_EQ(collector.stats().at(dw).channel_min.size(), 4u);
-  EXPECT_TRUE(collector.stats().at(y).channel_min.empty());
   TensorRanges ranges;
-  for (const auto& [t, st] : collector.stats()) ranges[t] = {st.min, st.max};
-
+  QuantizeOptions o;
+  for (const auto& [t, st] : collector.stats()) {
+    ranges[t] = {st.min, st.max};
+    EXPECT_EQ(st.channel_min.empty(), !tensors.count(t)) << "tensor " << t;
+    if (!st.channel_min.empty()) o.channel_ranges[t] = {st.channel_min, st.channel_max};
+  }
   auto sqnr = [&](bool equalize) {
-    QuantizeOptions o;
     o.equalize = equalize;
-    o.channel_ranges[dw] = {collector.stats().at(dw).channel_min, collector.stats().at(dw).channel_max};
     QuantizeSummary s;
     auto q = std::make_shared<Model>(quantize_int8(*model, ranges, o, s));
     EXPECT_NO_THROW(verify_quantized_model(*q));
     EXPECT_EQ(s.equalized_pairs, equalize ? 1 : 0);
-    for (const auto& [qt, ft] : s.tensor_map) EXPECT_TRUE(!equalize || ft != dw) << "an equalized tensor is mapped";
+    for (const auto& [qt, ft] : s.tensor_map) EXPECT_TRUE(!equalize || !tensors.count(ft)) << "an equalized tensor is mapped";
     const Executor qx(q);
     double signal = 0, noise = 0;
     for (uint32_t seed = 100; seed < 110; ++seed) {
@@ -339,6 +319,57 @@ TEST(QuantizeInt8, ChannelEqualizationBalancesAWideChannel) {
   const double plain = sqnr(false), equalized = sqnr(true);
   std::printf("channel equalization: %.1f dB -> %.1f dB\n", plain, equalized);
   EXPECT_GT(equalized, plain + 6.0) << "plain " << plain << " dB, equalized " << equalized << " dB";
+}
+
+tflite::DepthwiseConv2DOptionsT depthwise_options() {
+  tflite::DepthwiseConv2DOptionsT o;
+  o.padding = tflite::Padding::SAME;
+  o.stride_w = o.stride_h = o.depth_multiplier = 1;
+  return o;
+}
+
+tflite::Conv2DOptionsT conv_options() {
+  tflite::Conv2DOptionsT o;
+  o.padding = tflite::Padding::SAME;
+  o.stride_w = o.stride_h = 1;
+  return o;
+}
+
+// DEPTHWISE -> CONV with one channel 30x wider than the others: one per-tensor int8 scale
+// for the depthwise output leaves the narrow channels a few levels. Equalization rescales
+// the channels (same float function) and the int8 model gets much closer to float.
+TEST(QuantizeInt8, ChannelEqualizationBalancesAWideChannel) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 6, 6, 4});
+  std::vector<float> wd = test::random_floats(36, 3, -0.5f, 0.5f);
+  for (size_t i = 0; i < wd.size(); i += 4) wd[i] *= 30.0f;  // channel 0
+  const int dw = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "dw");
+  b.op(B::DEPTHWISE_CONV_2D, {x, b.constant_f32({1, 3, 3, 4}, wd), b.constant_f32({4}, {0.5f, 0.1f, -0.1f, 0.0f})}, {dw},
+       depthwise_options());
+  const int y = b.tensor(DType::kFloat32, {1, 6, 6, 3}, std::nullopt, "y");
+  std::vector<float> wc = test::random_floats(12, 4, -1.0f, 1.0f);
+  for (size_t i = 0; i < wc.size(); i += 4) wc[i] /= 30.0f;  // so every channel matters as much to y
+  b.op(B::CONV_2D, {dw, b.constant_f32({3, 1, 1, 4}, wc), -1}, {y}, conv_options());
+  b.output(y);
+  expect_equalization_helps(std::make_shared<Model>(b.model()), x, {dw});
+}
+
+// The same through a RELU op into a depthwise consumer (selfie_segmentation's pattern).
+TEST(QuantizeInt8, ChannelEqualizationLooksThroughReluIntoDepthwise) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 6, 6, 4});
+  std::vector<float> wc = test::random_floats(16, 5, -0.5f, 0.5f);
+  for (size_t i = 0; i < 4; ++i) wc[i] *= 30.0f;  // output channel 0
+  const int conv = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "conv");
+  b.op(B::CONV_2D, {x, b.constant_f32({4, 1, 1, 4}, wc), b.constant_f32({4}, {1.0f, 0.1f, 0.2f, 0.0f})}, {conv}, conv_options());
+  const int relu = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "relu");
+  b.op(B::RELU, {conv}, {relu});
+  std::vector<float> wd = test::random_floats(36, 6, -1.0f, 1.0f);
+  for (size_t i = 0; i < wd.size(); i += 4) wd[i] /= 30.0f;
+  const int y = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "y");
+  b.op(B::DEPTHWISE_CONV_2D, {relu, b.constant_f32({1, 3, 3, 4}, wd), -1}, {y}, depthwise_options());
+  b.output(y);
+  expect_equalization_helps(std::make_shared<Model>(b.model()), x, {conv, relu});
 }
 
 TEST(QuantizeInt8, RefusesQuantizedModels) {
