@@ -6,7 +6,7 @@
 # none may differ by more than 1 LSB. --numerics reference (TFLite's fixed-point kernels) is
 # reported next to it, not required to match LiteRT.
 # CALIBRATOR "none" takes the model as it is (one already quantized, e.g. by TF's converter);
-# arguments after it are pre-processing flags for `qcal preprocess` (--mean, --std, ...).
+# arguments after it are pre-processing flags (--mean, --std, ...) for calibration and `qcal preprocess`.
 # usage: int8_executor_vs_litert.sh QCAL_BINARY MODEL_NAME CALIBRATOR|none [PREPROCESS_FLAG...]
 set -euo pipefail
 QCAL=$1
@@ -28,7 +28,8 @@ done
 if [[ "$CAL" == none ]]; then
   ln -sf "$MODEL" "$W/int8.tflite"
 else
-  "$QCAL" quantize "$MODEL" --images "$W/calib" --calibrator "$CAL" --io int8 --threads 2 --quiet -o "$W/int8.tflite" >/dev/null
+  "$QCAL" quantize "$MODEL" --images "$W/calib" ${PRE[@]+"${PRE[@]}"} --calibrator "$CAL" --io int8 --threads 2 --quiet \
+    -o "$W/int8.tflite" >/dev/null
 fi
 "$QCAL" preprocess "$W/int8.tflite" --images "$W/eval" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/evalnpy" >/dev/null
 node "$HERE/litert_run.js" "$W/int8.tflite" --samples "$W/evalnpy" --outdir "$W/litert" >/dev/null

@@ -12,17 +12,21 @@
 #     output: agreement >= MIN_AGREEMENT). The bars guard against regressions at the level
 #     qcal reaches today; docs/quantization.md records the figures against the 20 dB / 98%
 #     the project aims for, and which layers are responsible where they stay below.
-# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME [--mask K] --bar SET:CALIBRATOR:MIN_SQNR[:MIN_AGREEMENT]...
+# --pre "FLAGS": the model's pre-processing for calibration and evaluation (e.g. "--mean 127.5
+# --std 127.5" for an input in [-1, 1]; default x/255).
+# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME [--mask K] [--pre "FLAGS"] --bar SET:CALIBRATOR:MIN_SQNR[:MIN_AGREEMENT]...
 set -euo pipefail
 QCAL=$1
 NAME=$2
 shift 2
 MASK=""
+PRE=()
 BARS=()
 while (($#)); do
   case $1 in
     --mask) MASK=$2; shift 2 ;;
     --bar) BARS+=("$2"); shift 2 ;;
+    --pre) read -r -a PRE <<<"$2"; shift 2 ;;
     *) echo "quantized_in_litert: unknown argument '$1'"; exit 2 ;;
   esac
 done
@@ -45,9 +49,9 @@ done
 for f in "$CACHE"/people/*.jpg; do ln -sf "$f" "$W/people/"; done
 SETS=(photos people)
 
-"$QCAL" calibrate "$MODEL" --images "$W/calib" --threads 2 --quiet -o "$W/calib.json" >/dev/null
+"$QCAL" calibrate "$MODEL" --images "$W/calib" ${PRE[@]+"${PRE[@]}"} --threads 2 --quiet -o "$W/calib.json" >/dev/null
 for set in "${SETS[@]}"; do
-  "$QCAL" preprocess "$MODEL" --images "$W/$set" --quiet -o "$W/$set.npy" >/dev/null
+  "$QCAL" preprocess "$MODEL" --images "$W/$set" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/$set.npy" >/dev/null
 done
 
 run_litert() {  # model, tag: every sample of every evaluation set through LiteRT, one process per set
