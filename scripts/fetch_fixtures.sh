@@ -120,17 +120,27 @@ PHOTO_PATTERNS=(
   'darknet/data/[a-z]+\.jpg$'
   'sample_data/grace_hopper\.jpg$'
 )
-if [[ ! -f "$CACHE/photos/.complete" ]]; then
+# unpack_debs DIR PKG...: downloads the packages' .deb files (no installation, no
+# dependencies) and unpacks them all into DIR.
+unpack_debs() {
+  local root=$1 debs
+  shift
   command -v apt-get >/dev/null 2>&1 || die "apt-get not found (photos come from Debian packages)"
-  mkdir -p "$TMP/debs" "$TMP/root" "$CACHE/photos"
-  if ! (cd "$TMP/debs" && apt-get download "${PHOTO_DEBS[@]}" >"$TMP/apt.log" 2>&1); then
+  debs=$(mktemp -d "$TMP/debs.XXXXXX")
+  if ! (cd "$debs" && apt-get download "$@" >"$debs/apt.log" 2>&1); then
     # The package lists may be missing on a fresh machine.
     SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
     $SUDO apt-get update -qq >/dev/null 2>&1 || true
-    (cd "$TMP/debs" && apt-get download "${PHOTO_DEBS[@]}" >"$TMP/apt.log" 2>&1) ||
-      die "apt-get download ${PHOTO_DEBS[*]} failed ($(tail -n1 "$TMP/apt.log"))"
+    (cd "$debs" && apt-get download "$@" >"$debs/apt.log" 2>&1) ||
+      die "apt-get download $* failed ($(tail -n1 "$debs/apt.log"))"
   fi
-  for deb in "$TMP"/debs/*.deb; do dpkg-deb -x "$deb" "$TMP/root"; done
+  mkdir -p "$root"
+  for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
+}
+
+if [[ ! -f "$CACHE/photos/.complete" ]]; then
+  mkdir -p "$CACHE/photos"
+  unpack_debs "$TMP/root" "${PHOTO_DEBS[@]}"
   for pat in "${PHOTO_PATTERNS[@]}"; do
     find "$TMP/root" -type f | grep -E "$pat" | while read -r f; do
       case "$f" in
@@ -150,15 +160,8 @@ fi
 # (PASCAL VOC and press photos) in Debian's libdlib19.1, again only unpacked. Never used
 # for calibration.
 if [[ ! -f "$CACHE/people/.complete" ]]; then
-  command -v apt-get >/dev/null 2>&1 || die "apt-get not found (photos come from Debian packages)"
-  mkdir -p "$TMP/people-deb" "$TMP/people-root" "$CACHE/people"
-  if ! (cd "$TMP/people-deb" && apt-get download libdlib19.1 >"$TMP/apt-people.log" 2>&1); then
-    SUDO=""; [[ $(id -u) == 0 ]] || SUDO="sudo"
-    $SUDO apt-get update -qq >/dev/null 2>&1 || true
-    (cd "$TMP/people-deb" && apt-get download libdlib19.1 >"$TMP/apt-people.log" 2>&1) ||
-      die "apt-get download libdlib19.1 failed ($(tail -n1 "$TMP/apt-people.log"))"
-  fi
-  dpkg-deb -x "$TMP"/people-deb/*.deb "$TMP/people-root"
+  mkdir -p "$CACHE/people"
+  unpack_debs "$TMP/people-root" libdlib19.1
   find "$TMP/people-root" -type f -path '*/examples/faces/*.jpg' ! -name 'dogs.jpg' |
     while read -r f; do cp "$f" "$CACHE/people/dlib_$(basename "$f")"; done
   n=$(find "$CACHE/people" -maxdepth 1 -type f -name '*.jpg' | wc -l)
