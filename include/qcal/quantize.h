@@ -47,7 +47,9 @@ struct QuantizeOptions {
 };
 
 // The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D
-// or DEPTHWISE_CONV_2D (no activation or RELU) read only by one CONV_2D. Scaling channel c
+// or DEPTHWISE_CONV_2D (no activation or RELU) read only by one CONV_2D or one
+// DEPTHWISE_CONV_2D with depth multiplier 1, directly or through one RELU op (whose output
+// is then rescaled too). Scaling channel c
 // of such a tensor by 1/s (the producer's weights and bias) and the consumer's input
 // channel c by s computes the same function in float; choosing s per channel balances the
 // channels' ranges, so one per-tensor int8 scale stops wasting levels on the few channels
