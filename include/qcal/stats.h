@@ -68,8 +68,11 @@ struct TensorStats {
   uint64_t sampled = 0;     // finite values in the histogram and the moments
   double sum = 0, sum_sq = 0;  // over the sampled values
   Histogram hist;
-  // Per-channel (last axis) min/max, for calibrators and reports that need it.
+  // Per-channel (last axis) min/max, for calibrators and reports that need it, and the sum
+  // of every (finite) value per channel: channel c's mean is channel_sum[c] / channel_count().
   std::vector<float> channel_min, channel_max;
+  std::vector<double> channel_sum;
+  uint64_t channel_count() const { return channel_min.empty() ? 0 : count / channel_min.size(); }
 
   // max_samples > 0: the histogram and moments take an evenly strided sample of at most that
   // many values from this call; min/max (also per channel) always see every value.

@@ -258,6 +258,15 @@ void min_max(const float* x, size_t n, float& lo, float& hi) {
   hi = h;
 }
 
+// Adds each channel's values (channels-last data) to sums[c] in double; non-finite values
+// are left out. One contiguous pass.
+void add_channel_sums(const float* x, size_t n, int channels, double* sums) {
+  const size_t ch = static_cast<size_t>(channels);
+  for (size_t i = 0; i < n; i += ch)
+    for (size_t c = 0; c < ch; ++c)
+      if (std::isfinite(x[i + c])) sums[c] += x[i + c];
+}
+
 void channel_min_max(const float* x, size_t n, int channels, float* cmin, float* cmax) {
   const size_t pixels = n / static_cast<size_t>(channels);
 #ifdef __AVX512F__
@@ -320,6 +329,7 @@ void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples
     if (channel_min.empty()) {
       channel_min.assign(channels, std::numeric_limits<float>::infinity());
       channel_max.assign(channels, -std::numeric_limits<float>::infinity());
+      channel_sum.assign(channels, 0.0);
     } else if (channel_min.size() != static_cast<size_t>(channels)) {
       throw Error("tensor statistics: channel count changed from " + std::to_string(channel_min.size()) + " to " +
                   std::to_string(channels));
@@ -327,6 +337,7 @@ void TensorStats::add(const float* x, size_t n, int channels, size_t max_samples
     // This call's per-channel extremes first, so a rare +-inf can be redone exactly.
     std::vector<float> cl(static_cast<size_t>(channels), INFINITY), ch(static_cast<size_t>(channels), -INFINITY);
     channel_min_max(x, n, channels, cl.data(), ch.data());
+    if (channel_sum.size() == static_cast<size_t>(channels)) add_channel_sums(x, n, channels, channel_sum.data());
     for (int c = 0; c < channels; ++c) {
       if (cl[c] == -INFINITY || ch[c] == INFINITY) {
         cl[c] = INFINITY, ch[c] = -INFINITY;
@@ -379,6 +390,7 @@ void TensorStats::merge(const TensorStats& o) {
   if (channel_min.empty()) {
     channel_min = o.channel_min;
     channel_max = o.channel_max;
+    channel_sum = o.channel_sum;
   } else if (!o.channel_min.empty()) {
     if (o.channel_min.size() != channel_min.size())
       throw Error("tensor statistics: cannot merge " + std::to_string(o.channel_min.size()) + " channels into " +
@@ -387,6 +399,10 @@ void TensorStats::merge(const TensorStats& o) {
       channel_min[c] = std::min(channel_min[c], o.channel_min[c]);
       channel_max[c] = std::max(channel_max[c], o.channel_max[c]);
     }
+    if (channel_sum.size() == o.channel_sum.size())
+      for (size_t c = 0; c < channel_sum.size(); ++c) channel_sum[c] += o.channel_sum[c];
+    else
+      channel_sum.clear();  // one side has no sums (an older cache): means are unknown
   }
 }
 
@@ -396,6 +412,7 @@ nlohmann::json TensorStats::to_json() const {
   if (!channel_min.empty()) {
     j["channel_min"] = channel_min;
     j["channel_max"] = channel_max;
+    if (!channel_sum.empty()) j["channel_sum"] = channel_sum;
   }
   return j;
 }
@@ -429,6 +446,12 @@ TensorStats TensorStats::from_json(const nlohmann::json& j) {
     s.channel_min = floats_or(j.at("channel_min"), kInf);
     s.channel_max = floats_or(j.at("channel_max"), -kInf);
     if (s.channel_min.size() != s.channel_max.size()) throw Error("tensor statistics: channel_min and channel_max differ in length");
+    if (j.contains("channel_sum")) {
+      s.channel_sum = j.at("channel_sum").get<std::vector<double>>();
+      if (s.channel_sum.size() != s.channel_min.size()) throw Error("tensor statistics: channel_sum and channel_min differ in length");
+      for (double v : s.channel_sum)
+        if (!std::isfinite(v)) throw Error("tensor statistics: a channel_sum is not finite");
+    }
   }
   return s;
 }
