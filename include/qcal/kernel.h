@@ -44,7 +44,9 @@ struct TensorData {
 // requantizes in fp32 (acc * scale, round to nearest even); TFLite's builtin/reference
 // kernels and TFLite Micro use the fixed-point MultiplyByQuantizedMultiplier. The two
 // differ by +-1 LSB per layer, so an executor that predicts a runtime must pick its mode.
-enum class IntegerNumerics { kXnnpack, kReference };
+// kSimulate runs no integer kernel at all: the executor runs simulate_quantization() of
+// the model (float kernels, every quantized activation rounded onto its grid).
+enum class IntegerNumerics { kXnnpack, kReference, kSimulate };
 
 // Everything a kernel sees about its operator. Inputs that are absent (optional, -1)
 // are nullptr. During prepare(), only constant inputs have data.

@@ -42,6 +42,12 @@ struct LowerReport {
 bool uses_uint8_scheme(const Model& model);
 LowerReport lower_uint8_to_int8(Model& model);
 
+// The fake-quant simulation of a quantized model: the same graph in float, with quantized
+// constants dequantized and every quantized activation rounded onto its own grid
+// (QUANTIZE + DEQUANTIZE after the op that computes it, in float). Graph inputs and outputs
+// keep their types. Float vs simulated is the grid's error; simulated vs integer, the kernels'.
+Model simulate_quantization(const Model& quantized);
+
 // Float value of element `i` of a constant of type float16/float32/int8/uint8/int16
 // (quantized types are dequantized with the tensor's per-tensor or per-axis parameters).
 std::vector<float> constant_as_float(const Model& model, const Tensor& tensor);

@@ -223,8 +223,9 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
   m.model = std::move(model);
   m.options = options;
   m.label = std::move(label);
-  // Legacy uint8 models run on the int8 kernels, on an exactly equivalent copy.
-  if (uses_uint8_scheme(*m.model)) {
+  if (options.integer_numerics == IntegerNumerics::kSimulate) {
+    m.model = std::make_shared<Model>(simulate_quantization(*m.model));
+  } else if (uses_uint8_scheme(*m.model)) {  // legacy uint8 runs on int8 kernels, exactly
     auto lowered = std::make_shared<Model>(*m.model);
     try {
       lower_uint8_to_int8(*lowered);

@@ -75,6 +75,10 @@ std::vector<float> constant_as_float(const Model& model, const Tensor& t) {
     case DType::kInt16:
       for (int64_t i = 0; i < n; ++i) out[i] = dq(i, load<int16_t>(p + 2 * i));
       break;
+    case DType::kInt32:  // quantized biases (scale = input x weight)
+      if (!ap.q || !ap.q->has_scale()) throw Error("tensor '" + t.name + "': int32 constant without quantization parameters");
+      for (int64_t i = 0; i < n; ++i) out[i] = dq(i, load<int32_t>(p + 4 * i));
+      break;
     default:
       throw Error("tensor '" + t.name + "': cannot read " + dtype_name(t.dtype) + " constants as float");
   }
