@@ -60,8 +60,6 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::SOFTMAX, fixed("SOFTMAX", 1.0f / 256, -128));
     add(B::LOGISTIC, fixed("LOGISTIC", 1.0f / 256, -128));
     add(B::TANH, fixed("TANH", 1.0f / 128, 0));
-    add(B::L2_NORMALIZATION, fixed("L2_NORMALIZATION", 1.0f / 128, 0));
-    add(B::LOG_SOFTMAX, fixed("LOG_SOFTMAX", 16.0f / 256, 127));
     // Ops that move or select values: one scale in and out.
     add(B::AVERAGE_POOL_2D, same_scale("AVERAGE_POOL_2D"));
     add(B::MAX_POOL_2D, same_scale("MAX_POOL_2D"));
@@ -73,11 +71,8 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::RESIZE_NEAREST_NEIGHBOR, same_scale("RESIZE_NEAREST_NEIGHBOR", {1}));
     add(B::SPACE_TO_DEPTH, same_scale("SPACE_TO_DEPTH"));
     add(B::DEPTH_TO_SPACE, same_scale("DEPTH_TO_SPACE"));
-    add(B::BATCH_TO_SPACE_ND, same_scale("BATCH_TO_SPACE_ND", {1, 2}));
-    add(B::SPACE_TO_BATCH_ND, same_scale("SPACE_TO_BATCH_ND", {1, 2}));
     add(B::PAD, same_scale("PAD", {1}));
     add(B::PADV2, same_scale("PADV2", {1}));
-    add(B::MIRROR_PAD, same_scale("MIRROR_PAD", {1}));
     add(B::GATHER, same_scale("GATHER", {1}));
     add(B::TRANSPOSE, same_scale("TRANSPOSE", {1}));
     add(B::SLICE, same_scale("SLICE", {1, 2}));
@@ -88,8 +83,6 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::UNPACK, same_scale("UNPACK"));
     add(B::MAXIMUM, same_scale("MAXIMUM"));
     add(B::MINIMUM, same_scale("MINIMUM"));
-    add(B::REDUCE_MAX, same_scale("REDUCE_MAX", {1}));
-    add(B::REDUCE_MIN, same_scale("REDUCE_MIN", {1}));
     // Int8 kernels with their own output scale.
     add(B::ADD, plain("ADD"));
     add(B::SUB, plain("SUB"));
@@ -103,12 +96,6 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::LEAKY_RELU, plain("LEAKY_RELU"));
     add(B::PRELU, plain("PRELU"));
     add(B::HARD_SWISH, plain("HARD_SWISH"));
-    add(B::ABS, plain("ABS"));
-    add(B::NEG, plain("NEG"));
-    add(B::RSQRT, plain("RSQRT"));
-    add(B::ARG_MAX, plain("ARG_MAX", {1}));
-    add(B::ARG_MIN, plain("ARG_MIN", {1}));
-    add(B::BATCH_MATMUL, plain("BATCH_MATMUL"));
     add(B::QUANTIZE, plain("QUANTIZE"));
     add(B::DEQUANTIZE, plain("DEQUANTIZE"));
     // Float in TFLite's int8 op set: they stay float behind DEQUANTIZE/QUANTIZE.
@@ -118,20 +105,46 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::SQRT, float_only("SQRT", "no int8 kernel in TFLite"));
     add(B::CAST, float_only("CAST", "type conversion"));
     add(B::DENSIFY, float_only("DENSIFY", "folded into constants"));
-    // Op versions of the int8 forms (TFLite's op_version.cc): 2 unless listed here.
+    // TFLite has int8 kernels for these, but qcal has no bit-exact integer kernel proven
+    // against LiteRT by a single-op model (tests/interop/op_models), so they stay float.
+    for (B op : {B::ABS, B::NEG, B::RSQRT, B::BATCH_MATMUL, B::LOG_SOFTMAX, B::L2_NORMALIZATION, B::REDUCE_MAX,
+                 B::REDUCE_MIN, B::MIRROR_PAD, B::BATCH_TO_SPACE_ND, B::SPACE_TO_BATCH_ND, B::ARG_MAX, B::ARG_MIN})
+      add(op, float_only(tflite::EnumNameBuiltinOperator(op), "no int8 kernel in qcal proven against LiteRT"));
+    // Op versions of the int8 forms (TFLite's op_version.cc): 2 unless listed here. The
+    // single-op LiteRT models are written with exactly these versions (quantized_op_version),
+    // so a version LiteRT's op resolver lacks fails there, not in a user's deployment.
     for (auto [op, v] : {std::pair{B::CONV_2D, 3}, {B::DEPTHWISE_CONV_2D, 3}, {B::FULLY_CONNECTED, 4},
                          {B::TRANSPOSE_CONV, 2}, {B::RESHAPE, 1}, {B::SQUEEZE, 1}, {B::EXPAND_DIMS, 1},
-                         {B::HARD_SWISH, 1}, {B::QUANTIZE, 1}})
+                         {B::HARD_SWISH, 1}, {B::QUANTIZE, 1}, {B::PRELU, 1}, {B::RELU_N1_TO_1, 1}})
       m.at(static_cast<int32_t>(op)).int8_version = v;
     // LiteRT refuses an int8 conv without its bias ("optional but was expected").
     m.at(static_cast<int32_t>(B::CONV_2D)).int8_needs_bias = true;
     m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).int8_needs_bias = true;
+    // CONV_2D [O, kh, kw, I], DEPTHWISE_CONV_2D [1, kh, kw, C x M], FULLY_CONNECTED [O, I].
+    m.at(static_cast<int32_t>(B::CONV_2D)).weights_input_axis = 3;
+    m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).weights_input_axis = 3;
+    m.at(static_cast<int32_t>(B::FULLY_CONNECTED)).weights_input_axis = 1;
     return m;
   }();
   return t;
 }
 
 }  // namespace
+
+std::vector<std::pair<int32_t, const OpQuantInfo*>> op_quant_table() {
+  std::vector<std::pair<int32_t, const OpQuantInfo*>> all;
+  for (const auto& [code, info] : table()) all.emplace_back(code, &info);
+  return all;
+}
+
+int quantized_op_version(const Operator& op, const Subgraph& sg) {
+  const DType in = op.inputs.empty() || op.inputs[0] < 0 ? DType::kFloat32 : sg.tensors[op.inputs[0]].dtype;
+  // QUANTIZE from float is version 1, a requantization between integer types 2;
+  // DEQUANTIZE of uint8 is version 1, of int8 2 (TFLite's op_version.cc).
+  if (op.builtin() == B::QUANTIZE) return in == DType::kFloat32 ? 1 : 2;
+  if (op.builtin() == B::DEQUANTIZE) return in == DType::kUInt8 ? 1 : 2;
+  return op_quant_info(op.code).int8_version;
+}
 
 const OpQuantInfo& op_quant_info(const OpCode& code) {
   static const OpQuantInfo kCustom = float_only("CUSTOM", "custom op: runs in float behind DEQUANTIZE/QUANTIZE");

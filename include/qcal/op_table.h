@@ -20,20 +20,32 @@ struct FixedQuantization {
 
 struct OpQuantInfo {
   const char* name = "";
-  bool int8 = false;              // TFLite has an int8 kernel: quantize it
+  // Quantize it: LiteRT runs it in int8 at int8_version and qcal's integer kernel computes
+  // it bit-exactly like LiteRT, both proven by a single-op model in tests/interop/op_models.
+  bool int8 = false;
   int weights = -1;               // input index of the constant weights
   int weights_axis = -1;          // their per-channel axis (-1: per tensor only)
+  // The weights' axis over input channels, for the weight-rounding bias correction (-1:
+  // not corrected; TRANSPOSE_CONV's output pixels see a varying number of taps).
+  int weights_input_axis = -1;
   int bias = -1;                  // input index of the bias (int32, scale = in * w)
   int activation_input = 0;       // the input whose scale the bias scale uses
   std::optional<FixedQuantization> fixed_output;  // int8 output (scale, zp) required by the kernel
   bool same_scale = false;        // every quantized input and the output share scale/zp
   std::vector<int> float_inputs;  // inputs that are never quantized (shapes, axes, sizes)
-  int int8_version = 2;           // the op version TFLite's converter writes for int8
+  int int8_version = 2;           // the op version qcal writes for int8 (as TFLite's converter)
   bool int8_needs_bias = false;   // the int8 kernel requires a bias input (zeros when absent)
   const char* note = "";          // why, when not quantizable
 };
 
 // The entry for an op; ops not in the table get a default entry with int8 = false.
 const OpQuantInfo& op_quant_info(const OpCode& code);
+
+// Every builtin op the table lists, with its entry (for checks over the whole table).
+std::vector<std::pair<int32_t, const OpQuantInfo*>> op_quant_table();
+
+// The version qcal writes for `op` when its activations are quantized integers: the op's
+// int8_version, or for QUANTIZE/DEQUANTIZE the version their input type calls for.
+int quantized_op_version(const Operator& op, const Subgraph& sg);
 
 }  // namespace qcal

@@ -25,9 +25,10 @@ namespace qcal {
 
 enum class IoType { kFloat, kInt8, kUInt8 };
 
-// Per-channel (last axis) observed minima and maxima of one tensor.
+// Per-channel (last axis) observed minima, maxima and means of one tensor (mean may be
+// empty: caches written before qcal kept channel sums).
 struct ChannelRanges {
-  std::vector<float> min, max;
+  std::vector<float> min, max, mean;
 };
 
 struct QuantizeOptions {
@@ -44,6 +45,13 @@ struct QuantizeOptions {
   // float model's tensors, from the calibration; pairs without them are left alone.
   bool equalize = true;
   std::map<int, ChannelRanges> channel_ranges;
+  // Weight-rounding correction (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED): rounding the
+  // weights of output channel o by dw shifts its output by sum(dw x E[x]) on average, a
+  // bias that the layers after it amplify (MobileNet v1's depthwise layers read inputs with
+  // a large mean). Each channel's rounding keeps its weight sum, and the expected shift,
+  // from the input's per-channel means in channel_ranges, is taken off the bias
+  // ("Data-Free Quantization", Nagel et al. 2019, with observed means).
+  bool correct_weight_rounding = true;
 };
 
 // The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D
@@ -56,6 +64,10 @@ struct QuantizeOptions {
 // that span a wide range (face_detection_short_range: 104x between the widest channel and
 // the median one).
 std::set<int> equalization_tensors(const Model& float_model);
+
+// The activations the int8 rewrite wants per-channel statistics of: those of
+// equalization_tensors, and the inputs of the ops whose weight rounding it corrects.
+std::set<int> channel_statistics_tensors(const Model& float_model);
 
 // Per-channel ranges from a calibration cache (tensors collected with per-channel stats).
 std::map<int, ChannelRanges> channel_ranges_from_calibration(const CalibrationData& calibration);
@@ -75,6 +87,7 @@ struct QuantizeSummary {
   int quantized_ops = 0;
   int quantize_ops_added = 0, dequantize_ops_added = 0;
   int bias_corrected = 0;  // biases shifted by bias correction
+  int rounding_corrected = 0;  // biases shifted by the weight-rounding correction
   int equalized_pairs = 0; // conv pairs rescaled by channel equalization
   int64_t weight_bytes_before = 0, weight_bytes_after = 0;
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave

@@ -150,7 +150,7 @@ int run_calibrate(const CalibrateArgs& a) {
   qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
-  opt.per_channel_tensors = qcal::equalization_tensors(*model);
+  opt.per_channel_tensors = qcal::channel_statistics_tensors(*model);
   const qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
   print_dataset_report(c.dataset);
   c.save(a.output);
@@ -291,6 +291,7 @@ struct QuantizeArgs {
   std::vector<std::string> keep_float;
   bool per_tensor = false;
   bool no_equalize = false;
+  bool no_weight_correction = false;
   DataArgs data;
   std::string report_dir, eval_images, task = "generic", labels;
   bool bias_correction = false;
@@ -341,7 +342,7 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
   qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
-  opt.per_channel_tensors = qcal::equalization_tensors(*model);
+  opt.per_channel_tensors = qcal::channel_statistics_tensors(*model);
   qcal::CalibrationData c = qcal::collect_statistics(model, a.model, pre, opt);
   print_dataset_report(c.dataset);
   std::printf("calibration: %zu samples in %.2f s\n", c.samples, c.seconds);
@@ -363,6 +364,7 @@ int run_quantize(const QuantizeArgs& a) {
   opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
   opt.per_tensor = a.per_tensor;
   opt.equalize = !a.no_equalize;
+  opt.correct_weight_rounding = !a.no_weight_correction;
   opt.keep_float = expand_keep_float(a.keep_float);
   qcal::QuantizeSummary summary;
   nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
@@ -373,7 +375,7 @@ int run_quantize(const QuantizeArgs& a) {
     qcal::CalibratorOptions copt;
     copt.percentile = a.percentile;
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
-    if (opt.equalize) opt.channel_ranges = qcal::channel_ranges_from_calibration(calib);
+    opt.channel_ranges = qcal::channel_ranges_from_calibration(calib);  // equalization, weight-rounding correction
     out = qcal::quantize_int8(*model, ranges, opt, summary);
     if (a.max_drop >= 0) {
       if (eval.images.empty() && eval.inputs.empty())
@@ -760,6 +762,9 @@ int main(int argc, char** argv) {
   quantize->add_flag("--no-equalize", qa.no_equalize,
                      "int8: no channel equalization of conv -> conv pairs (on by default: it rescales their channels so one "
                      "per-tensor activation scale fits all of them; the float function is unchanged)");
+  quantize->add_flag("--no-weight-correction", qa.no_weight_correction,
+                     "int8: round conv/FC weights plainly (on by default: each channel's rounding keeps its weight sum and "
+                     "the mean output shift rounding causes, from the calibration's channel means, is taken off the bias)");
   add_data_options(quantize, qa.data);
   add_ssd_options(quantize);
   quantize->add_option("--max-drop", qa.max_drop,
@@ -790,6 +795,9 @@ int main(int argc, char** argv) {
   add_ssd_options(compare);
 
   ReportArgs rpa;
+  const std::map<std::string, qcal::IntegerNumerics> numerics_names = {{"xnnpack", qcal::IntegerNumerics::kXnnpack},
+                                                                       {"reference", qcal::IntegerNumerics::kReference},
+                                                                       {"simulate", qcal::IntegerNumerics::kSimulate}};
   auto* report = app.add_subcommand("report", "Compare a quantized model with its float model: per-layer error, accuracy");
   report->add_option("float_model", rpa.float_model, "the float .tflite model")->required();
   report->add_option("quant_model", rpa.quant_model, "the quantized .tflite model")->required();
@@ -797,9 +805,9 @@ int main(int argc, char** argv) {
   report->add_option("--task", rpa.task, "classify, detect, segment, landmarks or generic (default)")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
   report->add_option("--labels", rpa.labels, kLabelsHelp);
-  report->add_option("--numerics", rpa.numerics, "integer numerics: xnnpack (LiteRT on CPU, default) or reference")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, qcal::IntegerNumerics>{
-          {"xnnpack", qcal::IntegerNumerics::kXnnpack}, {"reference", qcal::IntegerNumerics::kReference}}, CLI::ignore_case));
+  report->add_option("--numerics", rpa.numerics,
+                     "integer numerics: xnnpack (LiteRT on CPU, default), reference, or simulate (the grid's error alone)")
+      ->transform(CLI::CheckedTransformer(numerics_names, CLI::ignore_case));
   add_data_options(report, rpa.data);
   add_ssd_options(report);
 
@@ -839,11 +847,10 @@ int main(int argc, char** argv) {
   run->add_option("--dump-all", runa.dump_all, "write every intermediate tensor as .npy plus index.json here");
   run->add_option("--threads", runa.threads, "threads (inside ops for one sample, across samples for a batch)")
       ->check(CLI::Range(1, 256));
-  const std::map<std::string, qcal::IntegerNumerics> numerics_names = {{"xnnpack", qcal::IntegerNumerics::kXnnpack},
-                                                                       {"reference", qcal::IntegerNumerics::kReference}};
   run->add_option("--numerics", runa.numerics,
                   "integer models: 'xnnpack' (fp32 requantization, what LiteRT computes on CPU) or 'reference' "
-                  "(TFLite's fixed-point builtin kernels)")
+                  "(TFLite's fixed-point builtin kernels) or 'simulate' (float kernels, every quantized tensor rounded onto its "
+                  "grid: the quantization error without the integer kernels')")
       ->transform(CLI::CheckedTransformer(numerics_names, CLI::ignore_case));
 
   BenchArgs ba;

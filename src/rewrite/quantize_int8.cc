@@ -383,6 +383,7 @@ class Int8Rewriter {
         }
         ranges_[p.tensors[k]] = eq;
         equalized_.insert(p.tensors[k]);
+        channel_scale_[p.tensors[k]] = inv;
       }
       bias_scale_[p.tensors[0]] = std::move(inv);
       auto spread = [](std::vector<float> v) {
@@ -480,10 +481,9 @@ class Int8Rewriter {
   }
 
   void emit_conversion(B code, int in, int out) {
-    // Versions as TFLite's op_version.cc: DEQUANTIZE of int8 is 2; QUANTIZE to int8 from
-    // float is 1, int8 <-> uint8 requantization is 2.
-    const int version = code == B::DEQUANTIZE ? 2 : (tensor(in).dtype == DType::kFloat32 ? 1 : 2);
-    out_ops_.push_back(conversion_op(code, in, out, version));
+    Operator op = conversion_op(code, in, out);
+    op.code.version = quantized_op_version(op, sg());
+    out_ops_.push_back(std::move(op));
     (code == B::QUANTIZE ? sum_.quantize_ops_added : sum_.dequantize_ops_added)++;
   }
 
@@ -521,13 +521,53 @@ class Int8Rewriter {
     const auto key = std::pair{t, axis};
     if (auto it = weights_.find(key); it != weights_.end()) return it->second;
     const Tensor copy = tensor(t);
-    const int w = add_weight_tensor(m_, sg(), copy, quantize_symmetric(constant_as_float(m_, copy), copy.shape, axis));
+    const int w = add_weight_tensor(m_, sg(), copy,
+                                    quantize_symmetric(constant_as_float(m_, copy), copy.shape, axis, opt_.correct_weight_rounding));
     origin_[w] = t;
     return weights_[key] = w;
   }
 
-  int quantized_bias(int oi, int t, int weights, int activation, int output) {
+  // The mean output shift, per output channel, that rounding `float_w` to `int8_w` causes on
+  // an input with the per-channel means the calibration saw (empty: unknown or not wanted).
+  std::vector<float> rounding_shift(const OpQuantInfo& info, int float_w, int int8_w, int input) const {
+    if (!opt_.correct_weight_rounding || info.weights_input_axis < 0 || info.weights_axis < 0) return {};
+    const auto it = opt_.channel_ranges.find(input);
+    if (it == opt_.channel_ranges.end() || it->second.mean.empty()) return {};
+    std::vector<float> mean = it->second.mean;
+    if (auto s = channel_scale_.find(input); s != channel_scale_.end())  // the input was equalized
+      for (size_t c = 0; c < mean.size() && c < s->second.size(); ++c) mean[c] *= s->second[c];
+    const Shape& shape = tensor(float_w).shape;
+    const std::vector<float> w = constant_as_float(m_, tensor(float_w));
+    const std::vector<float> wq = constant_as_float(m_, tensor(int8_w));
+    const int out_axis = info.weights_axis, in_axis = info.weights_input_axis;
+    if (out_axis >= static_cast<int>(shape.size()) || in_axis >= static_cast<int>(shape.size())) return {};
+    auto stride = [&](int axis) {
+      int64_t s = 1;
+      for (size_t d = axis + 1; d < shape.size(); ++d) s *= shape[d];
+      return s;
+    };
+    const int64_t outs = shape[out_axis], ins = shape[in_axis], out_stride = stride(out_axis), in_stride = stride(in_axis);
+    const int64_t channels = static_cast<int64_t>(mean.size());
+    // Depthwise: the weights' channel axis is the output axis; channel c reads input c / M.
+    const bool depthwise = out_axis == in_axis;
+    if (channels == 0 || (depthwise ? ins % channels != 0 : ins % channels != 0)) return {};
+    const int64_t multiplier = depthwise ? ins / channels : 1;
+    std::vector<double> shift(static_cast<size_t>(outs), 0.0);
+    for (size_t i = 0; i < w.size(); ++i) {
+      const int64_t o = static_cast<int64_t>(i) / out_stride % outs;
+      const int64_t a = static_cast<int64_t>(i) / in_stride % ins;
+      const int64_t c = depthwise ? a / multiplier : a % channels;
+      shift[o] += static_cast<double>(wq[i] - w[i]) * mean[c];
+    }
+    return std::vector<float>(shift.begin(), shift.end());
+  }
+
+  int quantized_bias(int oi, int t, int weights, int activation, int output, const std::vector<float>& rounding_shift) {
     std::vector<float> b = constant_as_float(m_, tensor(t));
+    if (rounding_shift.size() == b.size()) {
+      for (size_t i = 0; i < b.size(); ++i) b[i] -= rounding_shift[i];
+      ++sum_.rounding_corrected;
+    }
     if (auto c = opt_.bias_corrections.find(output); c != opt_.bias_corrections.end()) {
       if (c->second.size() != b.size())
         throw Error("bias correction for '" + tensor(output).name + "' has " + std::to_string(c->second.size()) +
@@ -620,6 +660,8 @@ class Int8Rewriter {
       Operator op = std::move(ops[oi]);
       const OpQuantInfo& info = op_quant_info(op.code);
       if (int8_op_[oi]) {
+        const int float_weights = info.weights >= 0 && info.weights < static_cast<int>(op.inputs.size()) ? op.inputs[info.weights] : -1;
+        const int input = op.inputs.empty() ? -1 : op.inputs[info.activation_input];
         for (size_t s = 0; s < op.inputs.size(); ++s) {
           const int t = op.inputs[s];
           const int slot = static_cast<int>(s);
@@ -641,11 +683,12 @@ class Int8Rewriter {
         }
         // The bias scale needs the activation's and weights' final scales.
         if (info.bias >= 0 && static_cast<int>(op.inputs.size()) > info.bias && op.inputs[info.bias] >= 0)
-          op.inputs[info.bias] = quantized_bias(static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights],
-                                                op.inputs[info.activation_input], op.outputs.at(0));
+          op.inputs[info.bias] = quantized_bias(
+              static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights], op.inputs[info.activation_input],
+              op.outputs.at(0), float_weights >= 0 ? rounding_shift(info, float_weights, op.inputs[info.weights], input) : std::vector<float>{});
         for (int32_t& t : op.outputs)
           if (t >= 0 && int8_[t] >= 0) t = int8_[t];
-        op.code.version = std::max(op.code.version, info.int8_version);
+        op.code.version = quantized_op_version(op, sg());  // exactly what the single-op LiteRT tests prove
         out_ops_.push_back(std::move(op));
       } else {
         for (int32_t& t : op.inputs)
@@ -687,6 +730,7 @@ class Int8Rewriter {
   std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
   std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
   std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel
+  std::map<int, std::vector<float>> channel_scale_;  // per equalized tensor: its channels' 1 / s
   std::vector<Operator> out_ops_;
 };
 
@@ -701,10 +745,28 @@ std::set<int> equalization_tensors(const Model& float_model) {
   return out;
 }
 
+std::set<int> channel_statistics_tensors(const Model& float_model) {
+  std::set<int> out = equalization_tensors(float_model);
+  if (float_model.subgraphs.empty()) return out;
+  const Subgraph& sg = float_model.subgraphs[0];
+  for (const Operator& op : sg.operators) {
+    const OpQuantInfo& info = op_quant_info(op.code);
+    if (info.weights_input_axis < 0 || op.inputs.empty()) continue;
+    const int in = op.inputs[info.activation_input];
+    if (in >= 0 && sg.tensors[in].dtype == DType::kFloat32 && !float_model.data_of(sg.tensors[in])) out.insert(in);
+  }
+  return out;
+}
+
 std::map<int, ChannelRanges> channel_ranges_from_calibration(const CalibrationData& calibration) {
   std::map<int, ChannelRanges> out;
-  for (const auto& [t, stats] : calibration.tensors)
-    if (!stats.channel_min.empty()) out[t] = {stats.channel_min, stats.channel_max};
+  for (const auto& [t, stats] : calibration.tensors) {
+    if (stats.channel_min.empty()) continue;
+    ChannelRanges r{stats.channel_min, stats.channel_max, {}};
+    if (stats.channel_sum.size() == stats.channel_min.size() && stats.channel_count() > 0)
+      for (double s : stats.channel_sum) r.mean.push_back(static_cast<float>(s / static_cast<double>(stats.channel_count())));
+    out[t] = std::move(r);
+  }
   return out;
 }
 

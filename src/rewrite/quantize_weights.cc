@@ -16,7 +16,41 @@ namespace qcal {
 
 namespace rewrite {
 
-SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis) {
+namespace {
+
+// Re-rounds a few weights per channel so that the channel's integer weights sum to the
+// rounded sum of its real ones: the channel's response to a constant input (an input's
+// mean) then stays what the float weights give. Rounding errors cancel only on average; a
+// 3x3 depthwise kernel has 9 of them, and reading an input whose mean is large against its
+// variation (MobileNet v1) turns their sum into a bias. Flips the weights whose rounding
+// was closest to the other way, so each moves by less than one step.
+template <typename ChannelOf>
+void keep_sums(const std::vector<float>& w, int64_t channels, ChannelOf channel_of, SymmetricWeights& q) {
+  std::vector<std::vector<size_t>> members(static_cast<size_t>(channels));
+  for (size_t i = 0; i < w.size(); ++i) members[channel_of(i)].push_back(i);
+  for (int64_t c = 0; c < channels; ++c) {
+    std::vector<size_t>& idx = members[c];
+    double real = 0, integer = 0;
+    for (size_t i : idx) real += w[i] / q.scales[c], integer += q.values[i];
+    int64_t need = std::llround(real - integer);
+    if (need == 0) continue;
+    const int step = need > 0 ? 1 : -1;
+    // Most rounded-away-from-the-needed-direction first: residual (real - integer) x step.
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+      return (w[a] / q.scales[c] - q.values[a]) * step > (w[b] / q.scales[c] - q.values[b]) * step;
+    });
+    for (size_t k = 0; k < idx.size() && need != 0; ++k) {
+      const int v = q.values[idx[k]] + step;
+      if (v < -127 || v > 127) continue;
+      q.values[idx[k]] = static_cast<int8_t>(v);
+      need -= step;
+    }
+  }
+}
+
+}  // namespace
+
+SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis, bool keep_channel_sums) {
   SymmetricWeights q;
   q.axis = axis;
   const int64_t channels = axis < 0 ? 1 : shape.at(axis);
@@ -33,6 +67,7 @@ SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& sh
     const float v = std::round(w[i] / q.scales[channel(i)]);
     q.values[i] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
   }
+  if (keep_channel_sums && axis >= 0) keep_sums(w, channels, channel, q);
   return q;
 }
 
@@ -124,6 +159,7 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"quantize_ops_added", quantize_ops_added},
           {"dequantize_ops_added", dequantize_ops_added},
           {"bias_corrected", bias_corrected},
+          {"rounding_corrected", rounding_corrected},
           {"equalized_pairs", equalized_pairs},
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},

@@ -25,7 +25,10 @@ struct SymmetricWeights {
   std::vector<float> scales;
   int axis = -1;
 };
-SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis);
+// keep_channel_sums: re-round a few weights per slice so that each slice's integer sum is
+// the rounded sum of its real values (see the weight-rounding correction in quantize.h).
+SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis,
+                                    bool keep_channel_sums = false);
 
 // A tensor holding `weights`, named after `like`, quantized per axis (or per tensor).
 int add_weight_tensor(Model& model, Subgraph& sg, const Tensor& like, const SymmetricWeights& weights);

@@ -82,14 +82,24 @@ class Verifier {
     }
   }
 
+  // LiteRT looks kernels up by (op, version): write only the version the op set proves.
+  void check_version(const Operator& op) const {
+    const int want = quantized_op_version(op, sg_);
+    if (op.code.version != want)
+      fail("is written as version " + std::to_string(op.code.version) + "; qcal's int8 op set has it as version " +
+           std::to_string(want));
+  }
+
   void check_op(const Operator& op) {
     const B code = op.builtin();
     if (code == B::QUANTIZE) {
       if (op.outputs.empty() || !quantized_int(t(op.outputs[0]))) fail("must write a quantized integer tensor");
+      check_version(op);
       return;
     }
     if (code == B::DEQUANTIZE) {
       if (op.outputs.empty() || t(op.outputs[0]).dtype != DType::kFloat32) fail("must write float32");
+      if (!op.inputs.empty() && op.inputs[0] >= 0 && quantized_int(t(op.inputs[0]))) check_version(op);
       return;
     }
     const bool int8_op = !op.outputs.empty() && op.outputs[0] >= 0 && quantized_int(t(op.outputs[0]));
@@ -101,7 +111,8 @@ class Verifier {
           fail("is float but reads quantized tensor '" + t(i).name + "'");
       return;
     }
-    if (!info.int8) fail("has no int8 kernel in TFLite");
+    if (!info.int8) fail("is not in qcal's int8 op set (no int8 kernel proven bit-exact against LiteRT)");
+    check_version(op);
     std::vector<const Tensor*> shared;
     for (size_t s = 0; s < op.inputs.size(); ++s) {
       const int32_t i = op.inputs[s];
