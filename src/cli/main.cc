@@ -26,7 +26,7 @@ namespace {
 
 // Pre-processing and dataset flags, shared by every command that reads a dataset.
 struct DataArgs {
-  std::string images, inputs, resize = "stretch", color = "rgb", layout = "nhwc";
+  std::string images, inputs, resize, color, layout;  // empty: not given (recorded, else stretch/rgb/nhwc)
   std::vector<float> mean, std;
   int num = 0, threads = 1;
   uint32_t seed = 0;
@@ -39,11 +39,12 @@ void add_data_options(CLI::App* cmd, DataArgs& a) {
                                         "sub-folder per sample holding <input name>.npy)");
   cmd->add_option("--num", a.num, "use N samples (reproducible sample with --seed); default all");
   cmd->add_option("--seed", a.seed, "seed for --num");
-  cmd->add_option("--resize", a.resize, "stretch | crop | letterbox")->check(CLI::IsMember({"stretch", "crop", "letterbox"}));
-  cmd->add_option("--color", a.color, "rgb | bgr | gray")->check(CLI::IsMember({"rgb", "bgr", "gray"}));
+  cmd->add_option("--resize", a.resize, "stretch | crop | letterbox (default: as calibrated, else stretch)")
+      ->check(CLI::IsMember({"stretch", "crop", "letterbox"}));
+  cmd->add_option("--color", a.color, "rgb | bgr | gray (default: as calibrated, else rgb)")->check(CLI::IsMember({"rgb", "bgr", "gray"}));
   cmd->add_option("--mean", a.mean, "per-channel mean on 0..255 pixels (x'=(x-mean)/std)")->delimiter(',');
   cmd->add_option("--std", a.std, "per-channel std on 0..255 pixels")->delimiter(',');
-  cmd->add_option("--layout", a.layout, "nhwc | nchw")->check(CLI::IsMember({"nhwc", "nchw"}));
+  cmd->add_option("--layout", a.layout, "nhwc | nchw (default: as calibrated, else nhwc)")->check(CLI::IsMember({"nhwc", "nchw"}));
   cmd->add_option("--threads", a.threads, "worker threads")->check(CLI::Range(1, 256));
   cmd->add_flag("--quiet", a.quiet, "no progress output");
 }
@@ -92,19 +93,35 @@ std::shared_ptr<const qcal::SsdConfig> ssd_config(qcal::Task task) {
   return config;
 }
 
-// The effective pre-processing: flags, else the model's metadata, else x/255 (stated).
-qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m) {
-  qcal::Preprocessing p;
-  p.resize = qcal::parse_resize(a.resize);
-  p.color = qcal::parse_color(a.color);
-  p.layout = qcal::parse_layout(a.layout);
+// The effective pre-processing, by precedence: flags; what a calibration recorded (the
+// inputs its ranges were measured on, from a cache or a quantized model's record); the
+// model's normalization metadata; x/255 (stated). A flag that differs from the record wins
+// with a warning: evaluating on other inputs than calibration saw is a silent classic.
+qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& m,
+                                          const std::optional<qcal::Preprocessing>& recorded = std::nullopt) {
+  qcal::Preprocessing p = recorded.value_or(qcal::Preprocessing{});
+  if (recorded) p.normalization_source = "as calibrated (" + recorded->normalization_source + ")";
+  std::vector<std::string> overrides;
+  auto flag = [&](const std::string& value, const std::string& name, const std::string& was, auto set) {
+    if (value.empty()) return;
+    set(value);
+    if (recorded && value != was) overrides.push_back(name + " " + value + " (calibrated with " + was + ")");
+  };
+  flag(a.resize, "--resize", qcal::to_string(p.resize), [&](const std::string& v) { p.resize = qcal::parse_resize(v); });
+  flag(a.color, "--color", qcal::to_string(p.color), [&](const std::string& v) { p.color = qcal::parse_color(v); });
+  flag(a.layout, "--layout", qcal::to_string(p.layout), [&](const std::string& v) { p.layout = qcal::parse_layout(v); });
   if (a.mean.empty() != a.std.empty()) throw qcal::Error("give --mean and --std together");
   if (!a.mean.empty()) {
     for (float s : a.std)
       if (!(s > 0)) throw qcal::Error("--std values must be positive");
+    if (recorded && (a.mean != recorded->mean || a.std != recorded->std))
+      overrides.push_back("--mean/--std (calibrated with mean " + nlohmann::json(recorded->mean).dump() + " std " +
+                          nlohmann::json(recorded->std).dump() + ")");
     p.mean = a.mean;
     p.std = a.std;
     p.normalization_source = "user";
+  } else if (recorded) {
+    // the record's normalization stands
   } else if (auto md = qcal::metadata_normalization(m)) {
     p.mean = md->first;
     p.std = md->second;
@@ -112,7 +129,20 @@ qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& 
   } else {
     p.normalization_source = "default: x/255, the model has no normalization metadata; set --mean/--std";
   }
+  for (const std::string& o : overrides)
+    std::cerr << "warning: " << o << ": the flag wins, but the quantized ranges were measured on other inputs\n";
   return p;
+}
+
+// The pre-processing a quantized model's calibration used, from its qcal record.
+std::optional<qcal::Preprocessing> recorded_preprocessing(const qcal::Model& quantized) {
+  const auto record = qcal::quantization_record(quantized);
+  if (!record || !record->contains("preprocessing")) return std::nullopt;
+  try {
+    return qcal::Preprocessing::from_json(record->at("preprocessing"));
+  } catch (const std::exception& e) {
+    throw qcal::Error(std::string("the model's qcal record has an unreadable pre-processing: ") + e.what());
+  }
 }
 
 qcal::DatasetOptions dataset_options(const DataArgs& a) {
@@ -261,9 +291,10 @@ TaskSetup prepare_task(const qcal::Model& m, const std::string& task, const std:
 
 qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std::string& float_label,
                                 std::shared_ptr<const qcal::Model> qm, const std::string& quant_label, const DataArgs& data,
-                                const TaskSetup& setup, qcal::IntegerNumerics numerics) {
+                                const TaskSetup& setup, qcal::IntegerNumerics numerics,
+                                const std::optional<qcal::Preprocessing>& calibrated) {
   if (data.images.empty() == data.inputs.empty()) throw qcal::Error("the report needs --images DIR or --inputs DIR");
-  const qcal::Preprocessing pre = resolve_preprocessing(data, *fm);
+  const qcal::Preprocessing pre = resolve_preprocessing(data, *fm, calibrated);
   if (!data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
   qcal::install_interrupt_handler();
   qcal::ReportOptions ro;
@@ -279,7 +310,8 @@ int run_report(const ReportArgs& a) {
   auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
   auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
   const TaskSetup setup = prepare_task(*fm, a.task, a.labels, a.data);
-  const qcal::ReportData d = run_comparison(fm, a.float_model, qm, a.quant_model, a.data, setup, a.numerics);
+  const qcal::ReportData d =
+      run_comparison(fm, a.float_model, qm, a.quant_model, a.data, setup, a.numerics, recorded_preprocessing(*qm));
   qcal::write_report(a.output, d);
   print_report_summary(d, a.output);
   return 0;
@@ -370,8 +402,13 @@ int run_quantize(const QuantizeArgs& a) {
   nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
                            {"source_fingerprint", qcal::model_fingerprint(*model)}};
   qcal::Model out;
+  std::optional<qcal::Preprocessing> calibrated;  // what the ranges were measured on: evaluation uses it too
   if (a.scheme == "int8") {
     const qcal::CalibrationData calib = obtain_calibration(a, model);
+    if (calib.from_images) {
+      calibrated = calib.preprocessing;
+      record["preprocessing"] = calib.preprocessing.to_json();
+    }
     qcal::CalibratorOptions copt;
     copt.percentile = a.percentile;
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
@@ -385,7 +422,7 @@ int run_quantize(const QuantizeArgs& a) {
       ro.ssd = setup.ssd;
       ro.threads = a.data.threads;
       ro.labels = setup.labels;
-      const qcal::Preprocessing pre = resolve_preprocessing(eval, *model);
+      const qcal::Preprocessing pre = resolve_preprocessing(eval, *model, calibrated);
       qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
                                                              a.max_drop, a.max_fallback_steps);
       out = std::move(fr.model);
@@ -408,12 +445,12 @@ int run_quantize(const QuantizeArgs& a) {
         throw qcal::Error("--bias-correction runs both models on the calibration data: give --images or --inputs "
                           "(a --calib cache holds statistics only)");
       const qcal::ReportData before = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
-                                                     TaskSetup{}, qcal::IntegerNumerics::kXnnpack);
+                                                     TaskSetup{}, qcal::IntegerNumerics::kXnnpack, calibrated);
       opt.bias_corrections = qcal::bias_corrections(before.layers, out);
       summary = {};
       out = qcal::quantize_int8(*model, ranges, opt, summary);
       const qcal::ReportData after = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
-                                                    TaskSetup{}, qcal::IntegerNumerics::kXnnpack);
+                                                    TaskSetup{}, qcal::IntegerNumerics::kXnnpack, calibrated);
       nlohmann::json effect = nlohmann::json::array();
       std::printf("bias correction: %d biases shifted; output SQNR on the calibration data:\n", summary.bias_corrected);
       for (size_t k = 0; k < before.outputs.size(); ++k) {
@@ -458,7 +495,8 @@ int run_quantize(const QuantizeArgs& a) {
       std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
                    "tell more\n";
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.output));
-    const qcal::ReportData d = run_comparison(model, a.model, qm, a.output, eval, setup, qcal::IntegerNumerics::kXnnpack);
+    const qcal::ReportData d =
+        run_comparison(model, a.model, qm, a.output, eval, setup, qcal::IntegerNumerics::kXnnpack, calibrated);
     qcal::write_report(a.report_dir, d);
     print_report_summary(d, a.report_dir);
   }
@@ -507,7 +545,7 @@ int run_compare(const CompareArgs& a) {
     qcal::write_model(q, path.string(), a.model);
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(path.string()));
     const qcal::ReportData d =
-        run_comparison(model, a.model, qm, path.string(), eval, setup, qcal::IntegerNumerics::kXnnpack);
+        run_comparison(model, a.model, qm, path.string(), eval, setup, qcal::IntegerNumerics::kXnnpack, std::nullopt);
     const nlohmann::json r = qcal::report_json(d);
     qcal::SchemeResult res;
     res.label = spec.label;

@@ -22,6 +22,7 @@
 
 #include "qcal/error.h"
 #include "qcal/op_table.h"
+#include "../kernels/gemm.h"
 #include "qcal/passes.h"
 #include "qcal/quantize.h"
 #include "rewrite_util.h"
@@ -529,7 +530,43 @@ class Int8Rewriter {
 
   // The mean output shift, per output channel, that rounding `float_w` to `int8_w` causes on
   // an input with the per-channel means the calibration saw (empty: unknown or not wanted).
-  std::vector<float> rounding_shift(const OpQuantInfo& info, int float_w, int int8_w, int input) const {
+  // For a CONV_2D/DEPTHWISE_CONV_2D: per kernel tap (ky, kx), the share of output positions
+  // at which the tap reads inside the input rather than padding (all 1 without padding). On
+  // the small maps late in a network the border is a large share, and taps that read zeros
+  // there shift the output less than the input's mean says.
+  std::vector<double> tap_coverage(const Operator& op, int kh, int kw) const {
+    std::vector<double> cover(static_cast<size_t>(kh) * kw, 1.0);
+    int sh = 1, sw = 1, dh = 1, dw = 1;
+    tflite::Padding pad = tflite::Padding::VALID;
+    if (const auto* o = op.options.AsConv2DOptions())
+      sh = o->stride_h, sw = o->stride_w, dh = o->dilation_h_factor, dw = o->dilation_w_factor, pad = o->padding;
+    else if (const auto* o = op.options.AsDepthwiseConv2DOptions())
+      sh = o->stride_h, sw = o->stride_w, dh = o->dilation_h_factor, dw = o->dilation_w_factor, pad = o->padding;
+    else
+      return cover;
+    const Shape& in = tensor(op.inputs[0]).shape;
+    if (in.size() != 4 || sh < 1 || sw < 1 || dh < 1 || dw < 1) return cover;
+    auto axis = [&](int size, int k, int stride, int dilation) {
+      const int out = kernels::conv_output_size(pad, size, k, stride, dilation);
+      const int before = kernels::conv_padding_before(size, out, k, stride, dilation);
+      std::vector<double> f(static_cast<size_t>(k), 0.0);
+      for (int t = 0; t < k && out > 0; ++t) {
+        int inside = 0;
+        for (int y = 0; y < out; ++y) {
+          const int64_t at = static_cast<int64_t>(y) * stride + static_cast<int64_t>(t) * dilation - before;
+          inside += at >= 0 && at < size;
+        }
+        f[t] = static_cast<double>(inside) / out;
+      }
+      return f;
+    };
+    const std::vector<double> fy = axis(in[1], kh, sh, dh), fx = axis(in[2], kw, sw, dw);
+    for (int y = 0; y < kh; ++y)
+      for (int x = 0; x < kw; ++x) cover[static_cast<size_t>(y) * kw + x] = fy[y] * fx[x];
+    return cover;
+  }
+
+  std::vector<float> rounding_shift(const Operator& op, const OpQuantInfo& info, int float_w, int int8_w, int input) const {
     if (!opt_.correct_weight_rounding || info.weights_input_axis < 0 || info.weights_axis < 0) return {};
     const auto it = opt_.channel_ranges.find(input);
     if (it == opt_.channel_ranges.end() || it->second.mean.empty()) return {};
@@ -552,12 +589,17 @@ class Int8Rewriter {
     const bool depthwise = out_axis == in_axis;
     if (channels == 0 || (depthwise ? ins % channels != 0 : ins % channels != 0)) return {};
     const int64_t multiplier = depthwise ? ins / channels : 1;
+    // Conv weights are [., kh, kw, in]: the tap of element i is (i / in) mod (kh x kw).
+    const bool spatial = shape.size() == 4;
+    const int kh = spatial ? shape[1] : 1, kw = spatial ? shape[2] : 1;
+    const std::vector<double> cover = spatial ? tap_coverage(op, kh, kw) : std::vector<double>{1.0};
     std::vector<double> shift(static_cast<size_t>(outs), 0.0);
     for (size_t i = 0; i < w.size(); ++i) {
       const int64_t o = static_cast<int64_t>(i) / out_stride % outs;
       const int64_t a = static_cast<int64_t>(i) / in_stride % ins;
       const int64_t c = depthwise ? a / multiplier : a % channels;
-      shift[o] += static_cast<double>(wq[i] - w[i]) * mean[c];
+      const double f = spatial ? cover[static_cast<size_t>(static_cast<int64_t>(i) / shape[3] % (kh * kw))] : 1.0;
+      shift[o] += static_cast<double>(wq[i] - w[i]) * mean[c] * f;
     }
     return std::vector<float>(shift.begin(), shift.end());
   }
@@ -685,7 +727,8 @@ class Int8Rewriter {
         if (info.bias >= 0 && static_cast<int>(op.inputs.size()) > info.bias && op.inputs[info.bias] >= 0)
           op.inputs[info.bias] = quantized_bias(
               static_cast<int>(oi), op.inputs[info.bias], op.inputs[info.weights], op.inputs[info.activation_input],
-              op.outputs.at(0), float_weights >= 0 ? rounding_shift(info, float_weights, op.inputs[info.weights], input) : std::vector<float>{});
+              op.outputs.at(0),
+              float_weights >= 0 ? rounding_shift(op, info, float_weights, op.inputs[info.weights], input) : std::vector<float>{});
         for (int32_t& t : op.outputs)
           if (t >= 0 && int8_[t] >= 0) t = int8_[t];
         op.code.version = quantized_op_version(op, sg());  // exactly what the single-op LiteRT tests prove
