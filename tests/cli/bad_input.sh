@@ -94,4 +94,28 @@ else
 fi
 qcheck "no_such_labels.csv" "$MODEL" --images "$W/photos" --scheme int8 --task classify --labels "$W/no_such_labels.csv" --report "$W/rep"
 
+# Graphs whose operators read what nothing has written yet (edited as JSON with flatc).
+SCHEMA="$(cd "$(dirname "$0")/../../src/schema" && pwd)/tflite.fbs"
+if command -v flatc >/dev/null && [[ -f "$SCHEMA" ]]; then
+  (cd "$W" && flatc --json --raw-binary --strict-json -o . "$SCHEMA" -- "$MODEL") >/dev/null
+  edit_model() {  # name, Python statement over sg (subgraph 0)
+    python3 - "$W/$(basename "${MODEL%.tflite}").json" "$W/$1.json" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sg = d["subgraphs"][0]
+exec(sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"))
+PY
+    (cd "$W" && flatc -b -o . "$SCHEMA" "$1.json") >/dev/null
+  }
+  edit_model reversed 'sg["operators"].reverse()'
+  edit_model no_ops 'sg["operators"] = []'
+  edit_model dangling 'sg["operators"][0]["inputs"][0] = sg["outputs"][0]'
+  check "$W/reversed.tflite" "operator 0 (CONCATENATION) reads tensor 'reshape_1' before any operator writes it"
+  check "$W/no_ops.tflite" "graph output 'regressors' is not written by any operator"
+  check "$W/dangling.tflite" "operator 0 (DEQUANTIZE) reads tensor 'regressors' before any operator writes it"
+else
+  echo "FAIL: flatc or $SCHEMA missing"; fail=1
+fi
+
 exit $fail
