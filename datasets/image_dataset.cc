@@ -20,6 +20,7 @@
 #include "qcal/error.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
+#include "qcal/run_tools.h"
 
 namespace qcal {
 namespace fs = std::filesystem;
@@ -357,6 +358,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
     struct Slot {
       std::vector<HostTensor> sample;
       std::string error;
+      bool wrong_shape = false;  // not a damaged file but the wrong array: an error, not a skip
       uint64_t hash = 0;
     };
     std::vector<Slot> slots(end - begin);
@@ -383,9 +385,11 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
           }
           for (size_t k = 0; k < s.sample.size(); ++k) {
             const Tensor& t = sg.tensors[sg.inputs[k]];
-            if (s.sample[k].dtype != t.dtype || s.sample[k].size() != num_elements(t.shape))
+            if (s.sample[k].dtype != t.dtype || samples_in(s.sample[k].shape, t.shape) != 1) {
+              s.wrong_shape = true;
               throw Error(std::string("holds ") + dtype_name(s.sample[k].dtype) + shape_str(s.sample[k].shape) + ", input '" +
                           t.name + "' needs " + dtype_name(t.dtype) + shape_str(t.shape));
+            }
             s.sample[k].shape = t.shape;
             s.sample[k].name = t.name;
           }
@@ -402,6 +406,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
       if (!slots[i].error.empty()) {
         std::string why = slots[i].error;
         if (why.rfind(name + ": ", 0) == 0) why = why.substr(name.size() + 2);
+        if (slots[i].wrong_shape) throw Error(name + ": " + why);
         std::cerr << "warning: skipping " << name << ": " << why << "\n";
         report.skipped.push_back({name, why});
         continue;

@@ -6,6 +6,7 @@
 #include "op_test_util.h"
 #include "qcal/dataset.h"
 #include "qcal/error.h"
+#include "qcal/npy.h"
 
 namespace qcal {
 namespace {
@@ -168,6 +169,37 @@ TEST(Dataset, SamplingIsReproducibleAndZeroUsableIsAnError) {
   TempDir empty;
   o.images = empty.path;
   EXPECT_THROW(stream_dataset(m, 0, Preprocessing{}, o, [](auto&) {}), Error);
+}
+
+// The message of the Error `f` throws ("" when it throws none); never more than one line.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    return msg;
+  }
+  return "";
+}
+
+TEST(Dataset, NpyInputsMustHaveTheInputShape) {
+  TempDir dir;
+  const Model m = one_input_model(4, 2);  // float32 [1,4,2,3]
+  DatasetOptions o;
+  o.inputs = dir.path;
+  o.progress = false;
+  write_npy(dir.path / "good.npy", HostTensor::zeros("x", DType::kFloat32, {1, 4, 2, 3}));
+  size_t samples = 0;
+  stream_dataset(m, 0, Preprocessing{}, o, [&](std::vector<std::vector<HostTensor>>& b) { samples += b.size(); });
+  EXPECT_EQ(samples, 1u);
+  // The same number of elements in NCHW order is another array, not this input.
+  write_npy(dir.path / "nchw.npy", HostTensor::zeros("x", DType::kFloat32, {1, 3, 4, 2}));
+  const std::string msg = error_of([&] { stream_dataset(m, 0, Preprocessing{}, o, [](auto&) {}); });
+  EXPECT_NE(msg.find("nchw.npy"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[1,3,4,2]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[1,4,2,3]"), std::string::npos) << msg;
 }
 
 }  // namespace
