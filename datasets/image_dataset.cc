@@ -15,6 +15,7 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 #include <sstream>
+#include <string_view>
 
 #include "qcal/dataset.h"
 #include "qcal/error.h"
@@ -140,8 +141,24 @@ InputGeometry input_geometry(const Tensor& t, Preprocessing::Layout layout) {
   return g;
 }
 
+void check_normalization(const Preprocessing& p, const Tensor& input) {
+  const int channels = input_geometry(input, p.layout).channels;
+  for (const auto& [name, values] : {std::pair{"mean", &p.mean}, std::pair{"std", &p.std}}) {
+    const std::string what = p.normalization_source == "user" ? std::string("--") + name
+                                                                : std::string(name) + " (" + p.normalization_source + ")";
+    if (values->size() != 1 && values->size() != static_cast<size_t>(channels))
+      throw Error(what + " has " + std::to_string(values->size()) + " values, but input '" + input.name + "' has " +
+                  std::to_string(channels) + " channels: give 1 value or " + std::to_string(channels));
+    for (float v : *values) {
+      if (!std::isfinite(v)) throw Error(what + " values must be finite numbers, got " + floats_str(*values));
+      if (v == 0 && std::string_view(name) == "std") throw Error(what + " values must be nonzero");
+    }
+  }
+}
+
 HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int channels, const Tensor& input,
                             const Preprocessing& p) {
+  check_normalization(p, input);
   const InputGeometry g = input_geometry(input, p.layout);
   cv::Mat src(height, width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(pixels));
   // Never convert in place: `src` is the caller's memory.
@@ -345,7 +362,10 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
 
   const Tensor& first_input = sg.tensors[sg.inputs[0]];
   InputGeometry geom;
-  if (images) geom = input_geometry(first_input, pre.layout);
+  if (images) {
+    geom = input_geometry(first_input, pre.layout);
+    check_normalization(pre, first_input);
+  }
 
   std::map<uint64_t, std::string> seen;  // content hash -> first file
   ChannelAccumulator channels;

@@ -156,4 +156,13 @@ mkdir -p "$W/npys" && cp "$W/nchw.npy" "$W/npys/"
 echeck "[1,3,128,128]" calibrate "$MODEL" --inputs "$W/npys" --quiet -o "$W/npy_cal.json"
 [[ -e "$W/npy_cal.json" ]] && { echo "FAIL: calibrate wrote $W/npy_cal.json"; fail=1; }
 
+# --mean/--std: one value or one per channel, finite, std nonzero.
+echeck "--mean has 2 values" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 0 --std 255 255 -o "$W/c.json"
+echeck "--std has 4 values" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std 1,2,3,4 -o "$W/c.json"
+echeck "finite" calibrate "$MODEL" --images "$W/photos" --quiet --mean nan --std 255 -o "$W/c.json"
+echeck "finite" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std inf -o "$W/c.json"
+echeck "--std" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std 0 -o "$W/c.json"
+echeck "--mean has 2 values" preprocess "$MODEL" --images "$W/photos" --quiet --mean 0,0 --std 255 -o "$W/pre"
+[[ -e "$W/c.json" || -e "$W/pre" ]] && { echo "FAIL: calibrate or preprocess wrote output"; fail=1; }
+
 exit $fail

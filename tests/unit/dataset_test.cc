@@ -184,6 +184,37 @@ std::string error_of(F&& f) {
   return "";
 }
 
+TEST(Dataset, NormalizationNeedsOneValueOrOnePerChannelFiniteAndNonzero) {
+  TempDir dir;
+  cv::imwrite((dir.path / "a.png").string(), gradient_image());
+  const Model m = one_input_model(4, 2);
+  DatasetOptions o;
+  o.images = dir.path;
+  o.progress = false;
+  auto stream = [&](std::vector<float> mean, std::vector<float> std) {
+    Preprocessing p;
+    p.mean = std::move(mean);
+    p.std = std::move(std);
+    p.normalization_source = "user";
+    return error_of([&] { stream_dataset(m, 0, p, o, [](auto&) {}); });
+  };
+  EXPECT_EQ(stream({0}, {255}), "");
+  EXPECT_EQ(stream({1, 2, 3}, {4, 5, 6}), "");
+  EXPECT_EQ(stream({1}, {4, 5, 6}), "");
+  // Two values for three channels used to read past the end of the vector.
+  EXPECT_NE(stream({0, 0}, {255, 255}).find("2 values"), std::string::npos) << stream({0, 0}, {255, 255});
+  EXPECT_NE(stream({0}, {255, 255, 255, 255}).find("3 channels"), std::string::npos);
+  EXPECT_NE(stream({NAN}, {255}).find("finite"), std::string::npos);
+  EXPECT_NE(stream({0}, {INFINITY}).find("finite"), std::string::npos);
+  EXPECT_NE(stream({0}, {0}).find("std"), std::string::npos);
+  EXPECT_NE(stream({}, {255}).find("mean"), std::string::npos);
+  // preprocess_image, public on its own, checks the same.
+  Preprocessing p;
+  p.mean = {0, 0};
+  const cv::Mat img = gradient_image();
+  EXPECT_NE(error_of([&] { preprocess_image(img.data, 4, 2, 3, image_input(4, 2, 3), p); }), "");
+}
+
 TEST(Dataset, NpyInputsMustHaveTheInputShape) {
   TempDir dir;
   const Model m = one_input_model(4, 2);  // float32 [1,4,2,3]
