@@ -15,11 +15,13 @@
 #include <opencv2/imgproc.hpp>
 #include <random>
 #include <sstream>
+#include <string_view>
 
 #include "qcal/dataset.h"
 #include "qcal/error.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
+#include "qcal/run_tools.h"
 
 namespace qcal {
 namespace fs = std::filesystem;
@@ -139,8 +141,24 @@ InputGeometry input_geometry(const Tensor& t, Preprocessing::Layout layout) {
   return g;
 }
 
+void check_normalization(const Preprocessing& p, const Tensor& input) {
+  const int channels = input_geometry(input, p.layout).channels;
+  for (const auto& [name, values] : {std::pair{"mean", &p.mean}, std::pair{"std", &p.std}}) {
+    const std::string what = p.normalization_source == "user" ? std::string("--") + name
+                                                                : std::string(name) + " (" + p.normalization_source + ")";
+    if (values->size() != 1 && values->size() != static_cast<size_t>(channels))
+      throw Error(what + " has " + std::to_string(values->size()) + " values, but input '" + input.name + "' has " +
+                  std::to_string(channels) + " channels: give 1 value or " + std::to_string(channels));
+    for (float v : *values) {
+      if (!std::isfinite(v)) throw Error(what + " values must be finite numbers, got " + floats_str(*values));
+      if (v == 0 && std::string_view(name) == "std") throw Error(what + " values must be nonzero");
+    }
+  }
+}
+
 HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int channels, const Tensor& input,
                             const Preprocessing& p) {
+  check_normalization(p, input);
   const InputGeometry g = input_geometry(input, p.layout);
   cv::Mat src(height, width, channels == 1 ? CV_8UC1 : CV_8UC3, const_cast<uint8_t*>(pixels));
   // Never convert in place: `src` is the caller's memory.
@@ -344,7 +362,10 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
 
   const Tensor& first_input = sg.tensors[sg.inputs[0]];
   InputGeometry geom;
-  if (images) geom = input_geometry(first_input, pre.layout);
+  if (images) {
+    geom = input_geometry(first_input, pre.layout);
+    check_normalization(pre, first_input);
+  }
 
   std::map<uint64_t, std::string> seen;  // content hash -> first file
   ChannelAccumulator channels;
@@ -357,6 +378,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
     struct Slot {
       std::vector<HostTensor> sample;
       std::string error;
+      bool wrong_shape = false;  // not a damaged file but the wrong array: an error, not a skip
       uint64_t hash = 0;
     };
     std::vector<Slot> slots(end - begin);
@@ -383,9 +405,11 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
           }
           for (size_t k = 0; k < s.sample.size(); ++k) {
             const Tensor& t = sg.tensors[sg.inputs[k]];
-            if (s.sample[k].dtype != t.dtype || s.sample[k].size() != num_elements(t.shape))
+            if (s.sample[k].dtype != t.dtype || samples_in(s.sample[k].shape, t.shape) != 1) {
+              s.wrong_shape = true;
               throw Error(std::string("holds ") + dtype_name(s.sample[k].dtype) + shape_str(s.sample[k].shape) + ", input '" +
                           t.name + "' needs " + dtype_name(t.dtype) + shape_str(t.shape));
+            }
             s.sample[k].shape = t.shape;
             s.sample[k].name = t.name;
           }
@@ -402,6 +426,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
       if (!slots[i].error.empty()) {
         std::string why = slots[i].error;
         if (why.rfind(name + ": ", 0) == 0) why = why.substr(name.size() + 2);
+        if (slots[i].wrong_shape) throw Error(name + ": " + why);
         std::cerr << "warning: skipping " << name << ": " << why << "\n";
         report.skipped.push_back({name, why});
         continue;

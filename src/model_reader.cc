@@ -104,7 +104,36 @@ void check_index_list(const std::vector<int32_t>& list, size_t num_tensors, bool
   }
 }
 
+// 'name', or the index of an unnamed tensor.
+std::string quoted_tensor(const Subgraph& sg, int32_t i) {
+  const std::string& name = sg.tensors[static_cast<size_t>(i)].name;
+  return name.empty() ? std::to_string(i) : "'" + name + "'";
+}
+
 }  // namespace
+
+void check_execution_order(const Model& model, const Subgraph& sg) {
+  // What holds data before the first operator runs: graph inputs, constants (zero-size ones
+  // need no buffer; external ones live outside the file) and variables (runtime state).
+  std::vector<bool> defined(sg.tensors.size());
+  for (size_t i = 0; i < sg.tensors.size(); ++i) {
+    const Tensor& t = sg.tensors[i];
+    defined[i] = t.is_variable || model.data_of(t) || t.external_buffer != 0 || num_elements(t.shape) == 0;
+  }
+  for (int32_t i : sg.inputs) defined[static_cast<size_t>(i)] = true;
+  for (size_t oi = 0; oi < sg.operators.size(); ++oi) {
+    const Operator& op = sg.operators[oi];
+    for (int32_t i : op.inputs)
+      if (i >= 0 && !defined[static_cast<size_t>(i)])
+        throw Error("operator " + std::to_string(oi) + " (" + op.code.name() + ") reads tensor " + quoted_tensor(sg, i) +
+                    " before any operator writes it");
+    for (int32_t o : op.outputs) defined[static_cast<size_t>(o)] = true;
+  }
+  for (int32_t o : sg.outputs)
+    if (!defined[static_cast<size_t>(o)])
+      throw Error("graph output " + quoted_tensor(sg, o) +
+                  " is not written by any operator, and is neither a graph input nor a constant");
+}
 
 Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& label) {
   const Where where{label};
@@ -227,6 +256,11 @@ Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& l
       op.mutating_variable_inputs = std::move(o.mutating_variable_inputs);
       op.debug_metadata_index = o.debug_metadata_index;
       sg.operators.push_back(std::move(op));
+    }
+    try {
+      check_execution_order(m, sg);
+    } catch (const Error& e) {
+      where.fail(sgname + ": " + e.what());
     }
     m.subgraphs.push_back(std::move(sg));
   }

@@ -53,6 +53,10 @@ struct InputGeometry {
 };
 InputGeometry input_geometry(const Tensor& input, Preprocessing::Layout layout);
 
+// Throws unless mean and std each hold one value or one per channel of `input`, all finite,
+// std nonzero (a shorter list would be read past its end).
+void check_normalization(const Preprocessing& p, const Tensor& input);
+
 // Decodes nothing: turns an 8-bit BGR/gray image (OpenCV Mat, passed as bytes) into the
 // model input. Public so deployment code can share it.
 HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int channels, const Tensor& input,

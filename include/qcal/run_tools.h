@@ -29,9 +29,14 @@ class DumpAllObserver : public Observer {
 // inputs, deterministic for a seed.
 std::vector<HostTensor> random_inputs(const Executor& ex, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
-// Splits inputs whose leading dimension is N times the model's batch dimension into N
-// independent inferences (a batch of N images for a batch-1 model). Checks dtypes and
-// element counts, naming the offending input.
+// How many samples an array of shape `given` holds for a model input of shape `want`: 1 when
+// the shapes are equal; N when it stacks N of them along the leading dimension ([N*b, ...] for
+// [b, ...]) or along a new one ([N, ...want]); 0 for anything else, e.g. an NCHW array for an
+// NHWC input, which has as many elements but is another array.
+int64_t samples_in(const Shape& given, const Shape& want);
+
+// Splits inputs holding N samples (samples_in) into N independent inferences (a batch of N
+// images for a batch-1 model). Checks dtypes and shapes, naming the offending input.
 std::vector<std::vector<HostTensor>> split_batch(const Executor& ex, const std::vector<HostTensor>& inputs);
 // Stacks per-inference outputs back along the leading dimension.
 std::vector<HostTensor> stack_batch(const std::vector<std::vector<HostTensor>>& outputs);

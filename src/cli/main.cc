@@ -129,6 +129,9 @@ qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& 
   } else {
     p.normalization_source = "default: x/255, the model has no normalization metadata; set --mean/--std";
   }
+  // Refused now, before any output folder exists (stream_dataset checks again).
+  const qcal::Subgraph& g = m.subgraphs.at(0);
+  if (!a.images.empty() && g.inputs.size() == 1) qcal::check_normalization(p, g.tensors[g.inputs[0]]);
   for (const std::string& o : overrides)
     std::cerr << "warning: " << o << ": the flag wins, but the quantized ranges were measured on other inputs\n";
   return p;

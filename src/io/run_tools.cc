@@ -75,6 +75,16 @@ std::vector<HostTensor> random_inputs(const Executor& ex, uint32_t seed, float l
   return out;
 }
 
+int64_t samples_in(const Shape& given, const Shape& want) {
+  if (given == want) return 1;
+  if (num_elements(want) == 0) return 0;
+  if (given.size() == want.size() + 1 && std::equal(want.begin(), want.end(), given.begin() + 1)) return given[0];
+  if (!given.empty() && given.size() == want.size() && want[0] > 0 && given[0] % want[0] == 0 &&
+      std::equal(want.begin() + 1, want.end(), given.begin() + 1))
+    return given[0] / want[0];
+  return 0;
+}
+
 std::vector<std::vector<HostTensor>> split_batch(const Executor& ex, const std::vector<HostTensor>& inputs) {
   const auto& sg = ex.subgraph();
   if (inputs.size() != ex.inputs().size())
@@ -86,10 +96,13 @@ std::vector<std::vector<HostTensor>> split_batch(const Executor& ex, const std::
     const std::string name = "input " + std::to_string(k) + " ('" + t.name + "')";
     if (h.dtype != t.dtype)
       throw Error(name + " must be " + dtype_name(t.dtype) + ", got " + dtype_name(h.dtype));
-    const int64_t per = num_elements(t.shape);
-    if (per == 0 || h.size() % per != 0 || h.size() == 0)
-      throw Error(name + " must have shape " + shape_str(t.shape) + " (or N of them stacked), got " + shape_str(h.shape));
-    const int64_t n = h.size() / per;
+    if (h.data.size() != static_cast<size_t>(h.size()) * dtype_size(h.dtype))
+      throw Error(name + " holds " + std::to_string(h.data.size()) + " bytes, but its shape " + shape_str(h.shape) + " needs " +
+                  std::to_string(h.size() * dtype_size(h.dtype)));
+    const int64_t n = samples_in(h.shape, t.shape);
+    if (n < 1)
+      throw Error(name + " has shape " + shape_str(h.shape) + "; the model needs " + shape_str(t.shape) +
+                  " (or N of them stacked along the first dimension)");
     if (batches >= 0 && n != batches)
       throw Error("inputs hold different numbers of samples (" + std::to_string(batches) + " vs " + std::to_string(n) + ")");
     batches = n;

@@ -79,8 +79,6 @@ class Conv2D final : public OpKernel {
     ctx.expect_rank(in, 4, "input");
     ctx.expect_rank(filter, 4, "filter");
     if (in.size() == 0 || filter.size() == 0) ctx.fail("empty input or filter");
-    if (o.stride_w < 1 || o.stride_h < 1) ctx.fail("strides must be >= 1");
-    if (o.dilation_w_factor < 1 || o.dilation_h_factor < 1) ctx.fail("dilation factors must be >= 1");
     act_ = kernels::activation_range(ctx, o.fused_activation_function);
 
     batch_ = in.dim(0), ih_ = in.dim(1), iw_ = in.dim(2), ic_ = in.dim(3);
@@ -95,12 +93,11 @@ class Conv2D final : public OpKernel {
     goc_ = oc_ / groups_;
     optional_bias(ctx, 2, oc_);
 
-    oh_ = kernels::conv_output_size(o.padding, ih_, kh_, sh_, dh_);
-    ow_ = kernels::conv_output_size(o.padding, iw_, kw_, sw_, dw_);
+    const kernels::WindowDim y = kernels::conv_window(ctx, o.padding, ih_, kh_, sh_, dh_);
+    const kernels::WindowDim x = kernels::conv_window(ctx, o.padding, iw_, kw_, sw_, dw_);
+    oh_ = y.out, ow_ = x.out, pad_top_ = y.pad_before, pad_left_ = x.pad_before;
     if (oh_ < 1 || ow_ < 1) ctx.fail("the filter is larger than the (padded) input");
     ctx.expect_shape(out, {batch_, oh_, ow_, oc_}, "output");
-    pad_top_ = kernels::conv_padding_before(ih_, oh_, kh_, sh_, dh_);
-    pad_left_ = kernels::conv_padding_before(iw_, ow_, kw_, sw_, dw_);
 
     pointwise_ = kh_ == 1 && kw_ == 1 && sh_ == 1 && sw_ == 1 && groups_ == 1;
     // Input columns one output row reads, from -pad_left on; rows likewise per tile.
@@ -354,8 +351,6 @@ class DepthwiseConv2D final : public OpKernel {
     ctx.expect_rank(filter, 4, "filter");
     if (in.size() == 0 || filter.size() == 0) ctx.fail("empty input or filter");
     if (filter.dim(0) != 1) ctx.fail("filter must have shape [1, H, W, C * multiplier], has " + shape_str(filter.shape));
-    if (o.stride_w < 1 || o.stride_h < 1) ctx.fail("strides must be >= 1");
-    if (o.dilation_w_factor < 1 || o.dilation_h_factor < 1) ctx.fail("dilation factors must be >= 1");
     DepthwiseGeometry& g = g_;
     g.act = kernels::activation_range(ctx, o.fused_activation_function);
     batch_ = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.ic = in.dim(3);
@@ -369,12 +364,11 @@ class DepthwiseConv2D final : public OpKernel {
                std::to_string(g.oc) + " channels for " + std::to_string(g.ic) + " input channels)");
     optional_bias(ctx, 2, g.oc);
     g.sh = o.stride_h, g.sw = o.stride_w, g.dh = o.dilation_h_factor, g.dw = o.dilation_w_factor;
-    g.oh = kernels::conv_output_size(o.padding, g.ih, g.kh, g.sh, g.dh);
-    g.ow = kernels::conv_output_size(o.padding, g.iw, g.kw, g.sw, g.dw);
+    const kernels::WindowDim y = kernels::conv_window(ctx, o.padding, g.ih, g.kh, g.sh, g.dh);
+    const kernels::WindowDim x = kernels::conv_window(ctx, o.padding, g.iw, g.kw, g.sw, g.dw);
+    g.oh = y.out, g.ow = x.out, g.pad_top = y.pad_before, g.pad_left = x.pad_before;
     if (g.oh < 1 || g.ow < 1) ctx.fail("the filter is larger than the (padded) input");
     ctx.expect_shape(out, {batch_, g.oh, g.ow, g.oc}, "output");
-    g.pad_top = kernels::conv_padding_before(g.ih, g.oh, g.kh, g.sh, g.dh);
-    g.pad_left = kernels::conv_padding_before(g.iw, g.ow, g.kw, g.sw, g.dw);
     choose_path();
   }
 
@@ -517,7 +511,7 @@ class TransposedConvBase : public OpKernel {
 
   // Called by the subclass once the padding is known.
   void plan(const TensorData& filter) {
-    tiled_ = sh_ == kh_ && sw_ == kw_ && pad_top_ == 0 && pad_left_ == 0 && oh_ == ih_ * kh_ && ow_ == iw_ * kw_;
+    tiled_ = sh_ == kh_ && sw_ == kw_ && pad_top_ == 0 && pad_left_ == 0 && oh_ == int64_t{ih_} * kh_ && ow_ == int64_t{iw_} * kw_;
     // Output row/column -> the (filter tap, input row/column) pairs that reach it, in tap order.
     auto taps = [](int out, int in, int k, int stride, int pad, std::vector<int>& begin, std::vector<std::pair<int, int>>& list) {
       begin.assign(out + 1, 0);
@@ -662,14 +656,13 @@ class TransposeConv final : public TransposedConvBase {
     const TensorData& out = ctx.out();
     const int32_t* s = shape.as<int32_t>();
     ctx.expect_shape(out, {s[0], s[1], s[2], s[3]}, "output (from output_shape)");
-    if (o.stride_w < 1 || o.stride_h < 1) ctx.fail("strides must be >= 1");
     sh_ = o.stride_h, sw_ = o.stride_w;
     act_ = kernels::activation_range(ctx, o.fused_activation_function);
     finish_prepare(ctx, ctx.in(2), ctx.in(1), out);
     optional_bias(ctx, 3, oc_);
     // TFLite pads as the forward convolution from the output to the input would.
-    pad_top_ = kernels::conv_padding_before(oh_, kernels::conv_output_size(o.padding, oh_, kh_, sh_, 1), kh_, sh_, 1);
-    pad_left_ = kernels::conv_padding_before(ow_, kernels::conv_output_size(o.padding, ow_, kw_, sw_, 1), kw_, sw_, 1);
+    pad_top_ = kernels::conv_window(ctx, o.padding, oh_, kh_, sh_, 1).pad_before;
+    pad_left_ = kernels::conv_window(ctx, o.padding, ow_, kw_, sw_, 1).pad_before;
     plan(ctx.in(1));
   }
 
@@ -704,7 +697,15 @@ class TransposeConvBias final : public TransposedConvBase {
       total_h = std::max(0, kh_ - (ih_ - 1) % sh_ - 1);
       total_w = std::max(0, kw_ - (iw_ - 1) % sw_ - 1);
     }
-    const int want_h = sh_ * (ih_ - 1) + kh_ - total_h, want_w = sw_ * (iw_ - 1) + kw_ - total_w;
+    // In 64 bits: a stride near INT_MAX would overflow int.
+    auto out_size = [&](int64_t in, int64_t k, int64_t stride, int64_t total) {
+      const int64_t n = stride * (in - 1) + k - total;
+      if (n > kernels::kMaxWindowSpan)
+        ctx.fail("stride " + std::to_string(stride) + " over " + std::to_string(in) + " pixels gives an output of " +
+                 std::to_string(n) + " pixels (at most 2^30)");
+      return static_cast<int>(n);
+    };
+    const int want_h = out_size(ih_, kh_, sh_, total_h), want_w = out_size(iw_, kw_, sw_, total_w);
     ctx.expect_shape(ctx.out(), {batch_, want_h, want_w, oc_}, "output");
     pad_top_ = total_h / 2, pad_left_ = total_w / 2;
     plan(ctx.in(1));

@@ -30,16 +30,55 @@ ActivationRange activation_range(const OpContext& ctx, tflite::ActivationFunctio
   }
 }
 
-int conv_output_size(tflite::Padding padding, int in, int filter, int stride, int dilation) {
-  const int effective = (filter - 1) * dilation + 1;
-  if (stride <= 0) return 0;
-  return padding == tflite::Padding::SAME ? (in + stride - 1) / stride : (in + stride - effective) / stride;
+namespace {
+
+// The filter's extent in input pixels, (filter - 1) * dilation + 1, after checking the parameters.
+int64_t filter_extent(const OpContext& ctx, int filter, int stride, int dilation) {
+  if (stride < 1) ctx.fail("strides must be >= 1");
+  if (dilation < 1) ctx.fail("dilation factors must be >= 1");
+  if (filter < 1) ctx.fail("filter sizes must be >= 1");
+  if (stride > kMaxWindowSpan) ctx.fail("stride " + std::to_string(stride) + " is too large (at most 2^30)");
+  const int64_t extent = int64_t{filter - 1} * dilation + 1;
+  if (extent > kMaxWindowSpan)
+    ctx.fail("a filter of " + std::to_string(filter) + " taps at dilation " + std::to_string(dilation) + " spans " +
+             std::to_string(extent) + " pixels (at most 2^30)");
+  return extent;
 }
 
-int conv_padding_before(int in, int out, int filter, int stride, int dilation) {
-  const int effective = (filter - 1) * dilation + 1;
-  const int total = (out - 1) * stride + effective - in;
-  return total > 0 ? total / 2 : 0;
+int padding_before(const OpContext& ctx, int64_t in, int64_t out, int64_t extent, int64_t stride) {
+  // out <= 2^31 and stride, extent <= 2^30: no overflow in 64 bits.
+  const int64_t span = (out - 1) * stride + extent;
+  if (span > kMaxWindowSpan)
+    ctx.fail("the window spans " + std::to_string(span) + " pixels of a " + std::to_string(in) + "-pixel input (at most 2^30)");
+  return static_cast<int>(std::max<int64_t>(0, (span - in) / 2));
+}
+
+}  // namespace
+
+WindowDim conv_window(const OpContext& ctx, tflite::Padding padding, int in, int filter, int stride, int dilation) {
+  const int64_t extent = filter_extent(ctx, filter, stride, dilation);
+  const int64_t out = padding == tflite::Padding::SAME ? (int64_t{in} + stride - 1) / stride : (int64_t{in} + stride - extent) / stride;
+  if (out < 1) return {static_cast<int>(std::max<int64_t>(out, -1)), 0};
+  return {static_cast<int>(out), padding_before(ctx, in, out, extent, stride)};
+}
+
+int conv_padding_before(const OpContext& ctx, int in, int out, int filter, int stride, int dilation) {
+  return padding_before(ctx, in, out, filter_extent(ctx, filter, stride, dilation), stride);
+}
+
+PoolWindow pool_window(const OpContext& ctx, const TensorData& in, tflite::Padding padding, int stride_w, int stride_h,
+                       int filter_w, int filter_h) {
+  PoolWindow g;
+  g.batch = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.c = in.dim(3);
+  g.fh = filter_h, g.fw = filter_w, g.sh = stride_h, g.sw = stride_w;
+  const WindowDim y = conv_window(ctx, padding, g.ih, g.fh, g.sh, 1), x = conv_window(ctx, padding, g.iw, g.fw, g.sw, 1);
+  g.oh = y.out, g.ow = x.out, g.pad_top = y.pad_before, g.pad_left = x.pad_before;
+  if (g.oh < 1 || g.ow < 1) ctx.fail("the filter is larger than the input");
+  for (int oy = 0; oy < g.oh; ++oy)
+    if (oy * g.sh - g.pad_top >= g.ih || oy * g.sh - g.pad_top + g.fh <= 0) ctx.fail("a pooling window lies outside the input");
+  for (int ox = 0; ox < g.ow; ++ox)
+    if (ox * g.sw - g.pad_left >= g.iw || ox * g.sw - g.pad_left + g.fw <= 0) ctx.fail("a pooling window lies outside the input");
+  return g;
 }
 
 void parallel_tiles(int64_t n, int64_t tile, int threads, const std::function<void(int64_t, int64_t)>& body) {

@@ -12,6 +12,7 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -42,10 +43,36 @@ inline float clamp_activation(float x, const ActivationRange& r) {
   return x > r.hi ? r.hi : x;
 }
 
-// TFLite's output size and leading padding for one spatial dimension
-// (tensorflow/lite/kernels/padding.h: ComputeOutSize / ComputePaddingWithOffset).
-int conv_output_size(tflite::Padding padding, int in, int filter, int stride, int dilation);
-int conv_padding_before(int in, int out, int filter, int stride, int dilation);
+// One spatial dimension of a conv/pool window: TFLite's output size and leading padding
+// (tensorflow/lite/kernels/padding.h: ComputeOutSize / ComputePaddingWithOffset), computed in
+// 64 bits. Fails the op on a stride, dilation or filter size below 1, and on a window that
+// spans more than kMaxWindowSpan pixels, so that the int positions kernels derive from it
+// (o * stride - pad + k * dilation) cannot overflow. out < 1: the filter does not fit the
+// input (callers say so in their own words) and pad_before is 0.
+constexpr int64_t kMaxWindowSpan = int64_t{1} << 30;
+struct WindowDim {
+  int out = 0, pad_before = 0;
+};
+WindowDim conv_window(const OpContext& ctx, tflite::Padding padding, int in, int filter, int stride, int dilation);
+// The leading padding for a given output size (transposed convolutions and unpooling pad as
+// the forward op from their output back to their input would), with the same checks.
+int conv_padding_before(const OpContext& ctx, int in, int out, int filter, int stride, int dilation);
+
+// A pooling window over an NHWC input (rank 4, not empty: callers check), output size and
+// padding from conv_window; fails when the filter does not fit or a window would hold no
+// input pixel (TFLite fails at eval on one that lies entirely in the padding).
+struct PoolWindow {
+  int batch = 0, ih = 0, iw = 0, c = 0, oh = 0, ow = 0;
+  int fh = 1, fw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+  // The window of output (oy, ox), clipped to the image: rows [y0, y1), columns [x0, x1).
+  void window(int oy, int ox, int& y0, int& y1, int& x0, int& x1) const {
+    const int iy = oy * sh - pad_top, ix = ox * sw - pad_left;
+    y0 = std::max(0, iy), y1 = std::min(ih, iy + fh);
+    x0 = std::max(0, ix), x1 = std::min(iw, ix + fw);
+  }
+};
+PoolWindow pool_window(const OpContext& ctx, const TensorData& in, tflite::Padding padding, int stride_w, int stride_h,
+                       int filter_w, int filter_h);
 
 // Runs body(begin, end) over [0, n) in fixed tiles of `tile` items: in parallel (TBB) when
 // threads > 1, else in order. Tiles never depend on the thread count.

@@ -605,16 +605,7 @@ class ReduceKernel : public OpKernel {
 
 // ---- AVERAGE_POOL_2D / MAX_POOL_2D -----------------------------------------------------------
 
-struct PoolGeometry {
-  int batch = 0, ih = 0, iw = 0, c = 0, oh = 0, ow = 0;
-  int fh = 1, fw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
-  // The window of output (oy, ox), clipped to the image: rows [y0, y1), columns [x0, x1).
-  void window(int oy, int ox, int& y0, int& y1, int& x0, int& x1) const {
-    const int iy = oy * sh - pad_top, ix = ox * sw - pad_left;
-    y0 = std::max(0, iy), y1 = std::min(ih, iy + fh);
-    x0 = std::max(0, ix), x1 = std::min(iw, ix + fw);
-  }
-};
+using PoolGeometry = kernels::PoolWindow;
 
 class Pool2DKernel : public OpKernel {
  public:
@@ -627,20 +618,8 @@ class Pool2DKernel : public OpKernel {
     ctx.expect_rank(in, 4, "the input");
     if (in.size() == 0) ctx.fail("empty input " + shape_str(in.shape));
     const auto& o = options_of<tflite::Pool2DOptionsT>(*ctx.op);
-    if (o.stride_w < 1 || o.stride_h < 1) ctx.fail("strides must be >= 1");
-    if (o.filter_width < 1 || o.filter_height < 1) ctx.fail("filter sizes must be >= 1");
-    PoolGeometry& g = g_;
-    g.batch = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.c = in.dim(3);
-    g.fh = o.filter_height, g.fw = o.filter_width, g.sh = o.stride_h, g.sw = o.stride_w;
-    g.oh = kernels::conv_output_size(o.padding, g.ih, g.fh, g.sh, 1);
-    g.ow = kernels::conv_output_size(o.padding, g.iw, g.fw, g.sw, 1);
-    if (g.oh < 1 || g.ow < 1) ctx.fail("the filter is larger than the input");
-    g.pad_top = kernels::conv_padding_before(g.ih, g.oh, g.fh, g.sh, 1);
-    g.pad_left = kernels::conv_padding_before(g.iw, g.ow, g.fw, g.sw, 1);
-    for (int oy = 0; oy < g.oh; ++oy)
-      if (oy * g.sh - g.pad_top >= g.ih || oy * g.sh - g.pad_top + g.fh <= 0) ctx.fail("a pooling window lies outside the input");
-    for (int ox = 0; ox < g.ow; ++ox)
-      if (ox * g.sw - g.pad_left >= g.iw || ox * g.sw - g.pad_left + g.fw <= 0) ctx.fail("a pooling window lies outside the input");
+    g_ = kernels::pool_window(ctx, in, o.padding, o.stride_w, o.stride_h, o.filter_width, o.filter_height);
+    const PoolGeometry& g = g_;
     ctx.expect_shape(ctx.out(), {g.batch, g.oh, g.ow, g.c}, "the output");
     // The delegate leaves pools whose stride exceeds the filter (1x1 included) to TFLite.
     const bool delegated = o.stride_w <= o.filter_width && o.stride_h <= o.filter_height;

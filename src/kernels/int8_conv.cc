@@ -133,16 +133,13 @@ struct Window {
 
 Window make_window(const OpContext& ctx, const TensorData& in, int kh, int kw, tflite::Padding padding, int sh, int sw,
                    int dh, int dw) {
-  if (sh < 1 || sw < 1) ctx.fail("strides must be >= 1");
-  if (dh < 1 || dw < 1) ctx.fail("dilation factors must be >= 1");
   Window g;
   g.batch = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.ic = in.dim(3);
   g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.dh = dh, g.dw = dw;
-  g.oh = kernels::conv_output_size(padding, g.ih, kh, sh, dh);
-  g.ow = kernels::conv_output_size(padding, g.iw, kw, sw, dw);
+  const kernels::WindowDim y = kernels::conv_window(ctx, padding, g.ih, kh, sh, dh);
+  const kernels::WindowDim x = kernels::conv_window(ctx, padding, g.iw, kw, sw, dw);
+  g.oh = y.out, g.ow = x.out, g.pad_top = y.pad_before, g.pad_left = x.pad_before;
   if (g.oh < 1 || g.ow < 1) ctx.fail("the filter is larger than the (padded) input");
-  g.pad_top = kernels::conv_padding_before(g.ih, g.oh, kh, sh, dh);
-  g.pad_left = kernels::conv_padding_before(g.iw, g.ow, kw, sw, dw);
   return g;
 }
 
@@ -631,7 +628,6 @@ class TransposeConvInt8 final : public OpKernel {
     ctx.expect_rank(in, 4, "input");
     ctx.expect_rank(filter, 4, "filter");
     if (in.size() == 0 || filter.size() == 0 || out.size() == 0) ctx.fail("empty input, filter or output");
-    if (o.stride_w < 1 || o.stride_h < 1) ctx.fail("strides must be >= 1");
     batch_ = in.dim(0), ih_ = in.dim(1), iw_ = in.dim(2), ic_ = in.dim(3);
     oc_ = filter.dim(0), kh_ = filter.dim(1), kw_ = filter.dim(2);
     oh_ = out.dim(1), ow_ = out.dim(2);
@@ -646,8 +642,8 @@ class TransposeConvInt8 final : public OpKernel {
     in_zp_ = qi.zero_point;
     // TFLite pads as the forward convolution from the output to the input would.
     const int sh = o.stride_h, sw = o.stride_w;
-    const int pad_top = kernels::conv_padding_before(oh_, kernels::conv_output_size(o.padding, oh_, kh_, sh, 1), kh_, sh, 1);
-    const int pad_left = kernels::conv_padding_before(ow_, kernels::conv_output_size(o.padding, ow_, kw_, sw, 1), kw_, sw, 1);
+    const int pad_top = kernels::conv_window(ctx, o.padding, oh_, kh_, sh, 1).pad_before;
+    const int pad_left = kernels::conv_window(ctx, o.padding, ow_, kw_, sw, 1).pad_before;
     taps(oh_, ih_, kh_, sh, pad_top, row_begin_, row_taps_);
     taps(ow_, iw_, kw_, sw, pad_left, col_begin_, col_taps_);
     if (filter.constant) {

@@ -17,42 +17,18 @@ using kernels::ActivationRange;
 
 constexpr int kRowTile = 8;  // output rows per parallel tile (fixed: independent of threads)
 
-struct PoolGeometry {
-  int batch = 0, ih = 0, iw = 0, c = 0, oh = 0, ow = 0;
-  int fh = 1, fw = 1, sh = 1, sw = 1, pad_top = 0, pad_left = 0;
+struct PoolGeometry : kernels::PoolWindow {
   ActivationRange act;
-
-  // The window of output (oy, ox), clipped to the image: rows [y0, y1), columns [x0, x1).
-  void window(int oy, int ox, int& y0, int& y1, int& x0, int& x1) const {
-    const int iy = oy * sh - pad_top, ix = ox * sw - pad_left;
-    y0 = std::max(0, iy), y1 = std::min(ih, iy + fh);
-    x0 = std::max(0, ix), x1 = std::min(iw, ix + fw);
-  }
 };
 
-// Checks the input/output pair and computes TFLite's output size and padding. `padding` is
-// the builtin enum; MediaPipe's raw structs are translated by the caller.
+// Checks the float input and computes TFLite's output size and padding. `padding` is the
+// builtin enum; MediaPipe's raw structs are translated by the caller.
 PoolGeometry pool_geometry(const OpContext& ctx, const TensorData& in, tflite::Padding padding, int stride_w,
                            int stride_h, int filter_w, int filter_h) {
   ctx.expect_dtype(in, DType::kFloat32, "input");
   ctx.expect_rank(in, 4, "input");
   if (in.size() == 0) ctx.fail("empty input " + shape_str(in.shape));
-  if (stride_w < 1 || stride_h < 1) ctx.fail("strides must be >= 1");
-  if (filter_w < 1 || filter_h < 1) ctx.fail("filter sizes must be >= 1");
-  PoolGeometry g;
-  g.batch = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.c = in.dim(3);
-  g.fh = filter_h, g.fw = filter_w, g.sh = stride_h, g.sw = stride_w;
-  g.oh = kernels::conv_output_size(padding, g.ih, g.fh, g.sh, 1);
-  g.ow = kernels::conv_output_size(padding, g.iw, g.fw, g.sw, 1);
-  if (g.oh < 1 || g.ow < 1) ctx.fail("the filter is larger than the input");
-  g.pad_top = kernels::conv_padding_before(g.ih, g.oh, g.fh, g.sh, 1);
-  g.pad_left = kernels::conv_padding_before(g.iw, g.ow, g.fw, g.sw, 1);
-  // TFLite fails at eval on a window that lies entirely in the padding; find it up front.
-  for (int oy = 0; oy < g.oh; ++oy)
-    if (oy * g.sh - g.pad_top >= g.ih || oy * g.sh - g.pad_top + g.fh <= 0) ctx.fail("a pooling window lies outside the input");
-  for (int ox = 0; ox < g.ow; ++ox)
-    if (ox * g.sw - g.pad_left >= g.iw || ox * g.sw - g.pad_left + g.fw <= 0) ctx.fail("a pooling window lies outside the input");
-  return g;
+  return {kernels::pool_window(ctx, in, padding, stride_w, stride_h, filter_w, filter_h), {}};
 }
 
 void expect_output(const OpContext& ctx, const TensorData& out, const PoolGeometry& g, const char* role) {
@@ -227,15 +203,21 @@ class MaxUnpooling final : public OpKernel {
     ctx.expect_rank(in, 4, "values");
     ctx.expect_dtype(idx, DType::kFloat32, "indices");
     ctx.expect_shape(idx, in.shape, "indices");
-    if (p.stride_w < 1 || p.stride_h < 1) ctx.fail("strides must be >= 1");
-    if (p.filter_w < 1 || p.filter_h < 1) ctx.fail("filter sizes must be >= 1");
     PoolGeometry& g = g_;
     g.batch = in.dim(0), g.ih = in.dim(1), g.iw = in.dim(2), g.c = in.dim(3);
     g.fh = p.filter_h, g.fw = p.filter_w, g.sh = p.stride_h, g.sw = p.stride_w;
-    g.oh = g.ih * g.fh, g.ow = g.iw * g.fw;
+    // In 64 bits: H x filter overflows int for a filter near INT_MAX.
+    auto out_size = [&](int64_t in, int64_t filter) {
+      if (filter < 1) ctx.fail("filter sizes must be >= 1");
+      if (in * filter > kernels::kMaxWindowSpan)
+        ctx.fail("filter size " + std::to_string(filter) + " over " + std::to_string(in) + " pixels gives an output of " +
+                 std::to_string(in * filter) + " pixels (at most 2^30)");
+      return static_cast<int>(in * filter);
+    };
+    g.oh = out_size(g.ih, g.fh), g.ow = out_size(g.iw, g.fw);
     // MediaPipe pads as the pooling from this output back to the input would.
-    g.pad_top = kernels::conv_padding_before(g.oh, g.ih, g.fh, g.sh, 1);
-    g.pad_left = kernels::conv_padding_before(g.ow, g.iw, g.fw, g.sw, 1);
+    g.pad_top = kernels::conv_padding_before(ctx, g.oh, g.ih, g.fh, g.sh, 1);
+    g.pad_left = kernels::conv_padding_before(ctx, g.ow, g.iw, g.fw, g.sw, 1);
     ctx.expect_dtype(ctx.out(), DType::kFloat32, "output");
     ctx.expect_shape(ctx.out(), {g.batch, g.oh, g.ow, g.c}, "output");
   }

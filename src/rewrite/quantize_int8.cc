@@ -22,7 +22,6 @@
 
 #include "qcal/error.h"
 #include "qcal/op_table.h"
-#include "../kernels/gemm.h"
 #include "qcal/passes.h"
 #include "qcal/quantize.h"
 #include "rewrite_util.h"
@@ -547,16 +546,20 @@ class Int8Rewriter {
     const Shape& in = tensor(op.inputs[0]).shape;
     if (in.size() != 4 || sh < 1 || sw < 1 || dh < 1 || dw < 1) return cover;
     auto axis = [&](int size, int k, int stride, int dilation) {
-      const int out = kernels::conv_output_size(pad, size, k, stride, dilation);
-      const int before = kernels::conv_padding_before(size, out, k, stride, dilation);
-      std::vector<double> f(static_cast<size_t>(k), 0.0);
-      for (int t = 0; t < k && out > 0; ++t) {
-        int inside = 0;
-        for (int y = 0; y < out; ++y) {
-          const int64_t at = static_cast<int64_t>(y) * stride + static_cast<int64_t>(t) * dilation - before;
+      // TFLite's output size and leading padding (kernels/padding.h), in 64 bits.
+      const int64_t extent = (int64_t{k} - 1) * dilation + 1;
+      const int64_t out = pad == tflite::Padding::SAME ? (int64_t{size} + stride - 1) / stride
+                                                       : (int64_t{size} - extent + stride) / stride;
+      const int64_t before = std::max<int64_t>((out - 1) * stride + extent - size, 0) / 2;
+      std::vector<double> f(static_cast<size_t>(k), 1.0);
+      if (out < 1 || out > (int64_t{1} << 20)) return f;  // not a map this model ran on: no border share
+      for (int t = 0; t < k; ++t) {
+        int64_t inside = 0;
+        for (int64_t y = 0; y < out; ++y) {
+          const int64_t at = y * stride + static_cast<int64_t>(t) * dilation - before;
           inside += at >= 0 && at < size;
         }
-        f[t] = static_cast<double>(inside) / out;
+        f[t] = static_cast<double>(inside) / static_cast<double>(out);
       }
       return f;
     };

@@ -2,9 +2,9 @@
 // demand at Prepare (and what its quantization spec promises), stated once, from the op
 // table, so the rewriter cannot produce a model the runtime would reject or run wrongly.
 #include <cmath>
-#include <set>
 
 #include "qcal/error.h"
+#include "qcal/model_io.h"
 #include "qcal/op_table.h"
 #include "qcal/quantize.h"
 
@@ -23,23 +23,21 @@ class Verifier {
   Verifier(const Model& m, const Subgraph& sg) : m_(m), sg_(sg) {}
 
   void run() {
-    std::set<int32_t> available(sg_.inputs.begin(), sg_.inputs.end());
+    try {
+      check_execution_order(m_, sg_);
+    } catch (const Error& e) {
+      fail(e.what());
+    }
     for (size_t oi = 0; oi < sg_.operators.size(); ++oi) {
       const Operator& op = sg_.operators[oi];
       where_ = "operator " + std::to_string(oi) + " (" + op.code.name() + ")";
-      for (int32_t t : op.inputs)
-        if (t >= 0 && !m_.data_of(sg_.tensors[t]) && !available.count(t) && !sg_.tensors[t].is_variable)
-          fail("reads '" + sg_.tensors[t].name + "' before any operator writes it");
       check_op(op);
-      for (int32_t t : op.outputs) available.insert(t);
     }
-    for (int32_t t : sg_.outputs)
-      if (!available.count(t) && !m_.data_of(sg_.tensors[t])) fail("graph output '" + sg_.tensors[t].name + "' is never written");
   }
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error("refusing to write an invalid quantized model: " + where_ + " " + what);
+    throw Error("refusing to write an invalid quantized model: " + (where_.empty() ? "" : where_ + " ") + what);
   }
   const Tensor& t(int i) const { return sg_.tensors[i]; }
 

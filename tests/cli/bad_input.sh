@@ -94,4 +94,75 @@ else
 fi
 qcheck "no_such_labels.csv" "$MODEL" --images "$W/photos" --scheme int8 --task classify --labels "$W/no_such_labels.csv" --report "$W/rep"
 
+# Graphs whose operators read what nothing has written yet (edited as JSON with flatc).
+SCHEMA="$(cd "$(dirname "$0")/../../src/schema" && pwd)/tflite.fbs"
+if command -v flatc >/dev/null && [[ -f "$SCHEMA" ]]; then
+  (cd "$W" && flatc --json --raw-binary --strict-json -o . "$SCHEMA" -- "$MODEL") >/dev/null
+  edit_model() {  # name, Python statement over sg (subgraph 0)
+    python3 - "$W/$(basename "${MODEL%.tflite}").json" "$W/$1.json" "$2" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+sg = d["subgraphs"][0]
+exec(sys.argv[3])
+json.dump(d, open(sys.argv[2], "w"))
+PY
+    (cd "$W" && flatc -b -o . "$SCHEMA" "$1.json") >/dev/null
+  }
+  edit_model reversed 'sg["operators"].reverse()'
+  edit_model no_ops 'sg["operators"] = []'
+  edit_model dangling 'sg["operators"][0]["inputs"][0] = sg["outputs"][0]'
+  check "$W/reversed.tflite" "operator 0 (CONCATENATION) reads tensor 'reshape_1' before any operator writes it"
+  check "$W/no_ops.tflite" "graph output 'regressors' is not written by any operator"
+  check "$W/dangling.tflite" "operator 0 (DEQUANTIZE) reads tensor 'regressors' before any operator writes it"
+else
+  echo "FAIL: flatc or $SCHEMA missing"; fail=1
+fi
+
+# Any command: exit 1 and one line holding WANT.   usage: echeck WANT qcal-arguments...
+echeck() {
+  local want=$1 err rc; shift
+  err=$("$QCAL" "$@" 2>&1 >/dev/null); rc=$?
+  if [[ $rc -ne 1 || $(printf '%s\n' "$err" | wc -l) -ne 1 || "$err" != *"$want"* ]]; then
+    echo "FAIL qcal $*: exit $rc, '$err' (want one line with '$want')"; fail=1
+  else
+    echo "ok   $err"
+  fi
+}
+
+# .npy inputs: the model's shape (not just its element count), strict headers.
+npy() {  # file, shape tuple text, [header padding]
+  python3 - "$@" <<'PY'
+import re, struct, sys
+path, shape = sys.argv[1], sys.argv[2]
+header = "{'descr': '<f4', 'fortran_order': False, 'shape': %s, }" % shape + (sys.argv[3] if len(sys.argv) > 3 else "")
+dims = [int(d) for d in re.findall(r"\d+", shape)]
+count = 1
+for d in dims: count *= d
+with open(path, "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header) + 1) + header.encode() + b"\n")
+    f.write(bytes(4 * count) if count < 1 << 24 else b"")
+PY
+}
+npy "$W/nhwc.npy" "(1, 128, 128, 3)"
+npy "$W/nchw.npy" "(1, 3, 128, 128)"
+npy "$W/huge_dim.npy" "(99999999999999999999999,)"
+npy "$W/long_header.npy" "(1, 128, 128, 3)" "$(printf '%*s' 50000 '')"
+"$QCAL" run "$MODEL" --input "$W/nhwc.npy" >/dev/null 2>&1 || { echo "FAIL: run on a good .npy"; fail=1; }
+echeck "has shape [1,3,128,128]" run "$MODEL" --input "$W/nchw.npy"
+echeck "[1,128,128,3]" run "$MODEL" --input "$W/nchw.npy"
+echeck "dimension" run "$MODEL" --input "$W/huge_dim.npy"
+"$QCAL" run "$MODEL" --input "$W/long_header.npy" >/dev/null 2>&1 || { echo "FAIL: run on a .npy with a 50 KB header"; fail=1; }
+mkdir -p "$W/npys" && cp "$W/nchw.npy" "$W/npys/"
+echeck "[1,3,128,128]" calibrate "$MODEL" --inputs "$W/npys" --quiet -o "$W/npy_cal.json"
+[[ -e "$W/npy_cal.json" ]] && { echo "FAIL: calibrate wrote $W/npy_cal.json"; fail=1; }
+
+# --mean/--std: one value or one per channel, finite, std nonzero.
+echeck "--mean has 2 values" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 0 --std 255 255 -o "$W/c.json"
+echeck "--std has 4 values" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std 1,2,3,4 -o "$W/c.json"
+echeck "finite" calibrate "$MODEL" --images "$W/photos" --quiet --mean nan --std 255 -o "$W/c.json"
+echeck "finite" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std inf -o "$W/c.json"
+echeck "--std" calibrate "$MODEL" --images "$W/photos" --quiet --mean 0 --std 0 -o "$W/c.json"
+echeck "--mean has 2 values" preprocess "$MODEL" --images "$W/photos" --quiet --mean 0,0 --std 255 -o "$W/pre"
+[[ -e "$W/c.json" || -e "$W/pre" ]] && { echo "FAIL: calibrate or preprocess wrote output"; fail=1; }
+
 exit $fail

@@ -6,6 +6,7 @@
 #include "op_test_util.h"
 #include "qcal/dataset.h"
 #include "qcal/error.h"
+#include "qcal/npy.h"
 
 namespace qcal {
 namespace {
@@ -168,6 +169,68 @@ TEST(Dataset, SamplingIsReproducibleAndZeroUsableIsAnError) {
   TempDir empty;
   o.images = empty.path;
   EXPECT_THROW(stream_dataset(m, 0, Preprocessing{}, o, [](auto&) {}), Error);
+}
+
+// The message of the Error `f` throws ("" when it throws none); never more than one line.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    return msg;
+  }
+  return "";
+}
+
+TEST(Dataset, NormalizationNeedsOneValueOrOnePerChannelFiniteAndNonzero) {
+  TempDir dir;
+  cv::imwrite((dir.path / "a.png").string(), gradient_image());
+  const Model m = one_input_model(4, 2);
+  DatasetOptions o;
+  o.images = dir.path;
+  o.progress = false;
+  auto stream = [&](std::vector<float> mean, std::vector<float> std) {
+    Preprocessing p;
+    p.mean = std::move(mean);
+    p.std = std::move(std);
+    p.normalization_source = "user";
+    return error_of([&] { stream_dataset(m, 0, p, o, [](auto&) {}); });
+  };
+  EXPECT_EQ(stream({0}, {255}), "");
+  EXPECT_EQ(stream({1, 2, 3}, {4, 5, 6}), "");
+  EXPECT_EQ(stream({1}, {4, 5, 6}), "");
+  // Two values for three channels used to read past the end of the vector.
+  EXPECT_NE(stream({0, 0}, {255, 255}).find("2 values"), std::string::npos) << stream({0, 0}, {255, 255});
+  EXPECT_NE(stream({0}, {255, 255, 255, 255}).find("3 channels"), std::string::npos);
+  EXPECT_NE(stream({NAN}, {255}).find("finite"), std::string::npos);
+  EXPECT_NE(stream({0}, {INFINITY}).find("finite"), std::string::npos);
+  EXPECT_NE(stream({0}, {0}).find("std"), std::string::npos);
+  EXPECT_NE(stream({}, {255}).find("mean"), std::string::npos);
+  // preprocess_image, public on its own, checks the same.
+  Preprocessing p;
+  p.mean = {0, 0};
+  const cv::Mat img = gradient_image();
+  EXPECT_NE(error_of([&] { preprocess_image(img.data, 4, 2, 3, image_input(4, 2, 3), p); }), "");
+}
+
+TEST(Dataset, NpyInputsMustHaveTheInputShape) {
+  TempDir dir;
+  const Model m = one_input_model(4, 2);  // float32 [1,4,2,3]
+  DatasetOptions o;
+  o.inputs = dir.path;
+  o.progress = false;
+  write_npy(dir.path / "good.npy", HostTensor::zeros("x", DType::kFloat32, {1, 4, 2, 3}));
+  size_t samples = 0;
+  stream_dataset(m, 0, Preprocessing{}, o, [&](std::vector<std::vector<HostTensor>>& b) { samples += b.size(); });
+  EXPECT_EQ(samples, 1u);
+  // The same number of elements in NCHW order is another array, not this input.
+  write_npy(dir.path / "nchw.npy", HostTensor::zeros("x", DType::kFloat32, {1, 3, 4, 2}));
+  const std::string msg = error_of([&] { stream_dataset(m, 0, Preprocessing{}, o, [](auto&) {}); });
+  EXPECT_NE(msg.find("nchw.npy"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[1,3,4,2]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("[1,4,2,3]"), std::string::npos) << msg;
 }
 
 }  // namespace

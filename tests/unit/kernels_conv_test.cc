@@ -448,6 +448,56 @@ std::vector<uint8_t> transpose_conv_params(int32_t padding, int32_t stride_w, in
   return test::to_bytes(std::vector<int32_t>{padding, stride_w, stride_h});
 }
 
+// Strides and dilations near INT_MAX made the window arithmetic overflow (UBSan: "2 *
+// 2147483647 cannot be represented"); they are refused in prepare().
+TEST(ConvGeometry, AbsurdStridesAndDilationsAreRefused) {
+  constexpr int kHuge = 2147483647;
+  auto conv = [](BuiltinOperator op, int stride, int dilation, Shape out) {
+    ModelBuilder b;
+    const int x = b.input(DType::kFloat32, {1, 5, 5, 1});
+    const int f = b.constant_f32({1, 3, 3, 1}, std::vector<float>(9, 0.5f));
+    const int y = b.tensor(DType::kFloat32, out);
+    if (op == BuiltinOperator::CONV_2D) {
+      tflite::Conv2DOptionsT o;
+      o.padding = Padding::SAME, o.stride_h = o.stride_w = stride, o.dilation_h_factor = o.dilation_w_factor = dilation;
+      b.op(op, {x, f}, {y}, o);
+    } else {
+      tflite::DepthwiseConv2DOptionsT o;
+      o.padding = Padding::SAME, o.stride_h = o.stride_w = stride, o.dilation_h_factor = o.dilation_w_factor = dilation;
+      b.op(op, {x, f}, {y}, o);
+    }
+    b.output(y);
+    b.run({HostTensor::zeros("", DType::kFloat32, {1, 5, 5, 1})});
+  };
+  for (BuiltinOperator op : {BuiltinOperator::CONV_2D, BuiltinOperator::DEPTHWISE_CONV_2D}) {
+    SCOPED_TRACE(tflite::EnumNameBuiltinOperator(op));
+    expect_error([&] { conv(op, 1, kHuge, {1, 5, 5, 1}); }, "dilation 2147483647");
+    expect_error([&] { conv(op, kHuge, 1, {1, 1, 1, 1}); }, "stride 2147483647");
+    conv(op, 1, 2, {1, 5, 5, 1});  // ordinary values still run
+  }
+  // Transposed convolutions: TRANSPOSE_CONV pads as the forward convolution would; MediaPipe's
+  // op computes its output size from the stride.
+  ModelBuilder t;
+  const int shape = t.constant_i32({4}, {1, 8, 8, 1});
+  const int tf = t.constant_f32({1, 3, 3, 1}, std::vector<float>(9, 0.5f));
+  const int tx = t.input(DType::kFloat32, {1, 4, 4, 1});
+  const int ty = t.tensor(DType::kFloat32, {1, 8, 8, 1});
+  tflite::TransposeConvOptionsT to;
+  to.padding = Padding::SAME, to.stride_h = to.stride_w = kHuge;
+  t.op(BuiltinOperator::TRANSPOSE_CONV, {shape, tf, tx}, {ty}, to);
+  t.output(ty);
+  expect_error([&] { t.run({HostTensor::zeros("", DType::kFloat32, {1, 4, 4, 1})}); }, "stride 2147483647");
+  ModelBuilder mp;
+  const int mx = mp.input(DType::kFloat32, {1, 4, 4, 1});
+  const int mf = mp.constant_f32({1, 2, 2, 1}, std::vector<float>(4, 0.5f));
+  const int mbias = mp.constant_f32({1}, {0.0f});
+  const int my = mp.tensor(DType::kFloat32, {1, 8, 8, 1});
+  mp.custom_op("Convolution2DTransposeBias", {mx, mf, mbias}, {my}, transpose_conv_params(2, kHuge, kHuge));
+  mp.output(my);
+  expect_error([&] { mp.run({HostTensor::zeros("", DType::kFloat32, {1, 4, 4, 1})}); }, "stride 2147483647");
+}
+
+
 TEST(ConvTransposeConvBias, MatchesMediaPipeReference) {
   struct Case {
     int ih, iw, ic, oc, kh, kw, sh, sw, padding;  // padding: 1 SAME, 2 VALID

@@ -119,6 +119,21 @@ TEST(PoolMax, RejectsMalformedOps) {
   expect_error([&] { build({1, 4, 4, 3}, {1, 2, 2, 3}, 2, Padding::SAME, ActivationFunctionType::SIGN_BIT); }, "SIGN_BIT");
 }
 
+TEST(PoolMax, AbsurdStridesAndFiltersAreRefused) {
+  auto build = [](int stride, int filter, Shape out) {
+    ModelBuilder b;
+    const int x = b.input(DType::kFloat32, {1, 5, 5, 1});
+    const int y = b.tensor(DType::kFloat32, out);
+    tflite::Pool2DOptionsT o;
+    o.padding = Padding::SAME, o.stride_h = o.stride_w = stride, o.filter_height = o.filter_width = filter;
+    b.op(BuiltinOperator::MAX_POOL_2D, {x}, {y}, o);
+    b.output(y);
+    b.run({HostTensor::zeros("", DType::kFloat32, {1, 5, 5, 1})});
+  };
+  expect_error([&] { build(2147483647, 2, {1, 1, 1, 1}); }, "stride 2147483647");
+  expect_error([&] { build(1, 2147483647, {1, 5, 5, 1}); }, "filter");
+}
+
 // ---- MediaPipe argmax pooling / unpooling --------------------------------------------------
 
 // TfLitePoolParams as raw bytes: padding (1 SAME, 2 VALID), stride w/h, filter w/h,
@@ -240,15 +255,19 @@ TEST(PoolArgmax, RejectsMalformedOps) {
   expect_error([&] { argmax(pool_params(2, 2, 2, 2, 2, 4), {1, 2, 2, 2}); }, "TANH");
   expect_error([&] { argmax(pool_params(2, 2, 2, 2, 2), {1, 3, 2, 2}); }, "values output has shape");
 
-  ModelBuilder b;
-  const int x = b.input(DType::kFloat32, {1, 2, 2, 2});
-  const int i = b.input(DType::kFloat32, {1, 2, 2, 1});
-  const int y = b.tensor(DType::kFloat32, {1, 4, 4, 2});
-  b.custom_op("MaxUnpooling2D", {x, i}, {y}, pool_params(2, 2, 2, 2, 2));
-  b.output(y);
-  expect_error([&] {
-    b.run({HostTensor::zeros("", DType::kFloat32, {1, 2, 2, 2}), HostTensor::zeros("", DType::kFloat32, {1, 2, 2, 1})});
-  }, "indices has shape");
+  auto unpool = [](Shape values, Shape indices, std::vector<uint8_t> options, Shape out) {
+    ModelBuilder b;
+    const int x = b.input(DType::kFloat32, values);
+    const int i = b.input(DType::kFloat32, indices);
+    const int y = b.tensor(DType::kFloat32, out);
+    b.custom_op("MaxUnpooling2D", {x, i}, {y}, std::move(options));
+    b.output(y);
+    b.run({HostTensor::zeros("", DType::kFloat32, values), HostTensor::zeros("", DType::kFloat32, indices)});
+  };
+  expect_error([&] { unpool({1, 2, 2, 2}, {1, 2, 2, 1}, pool_params(2, 2, 2, 2, 2), {1, 4, 4, 2}); }, "indices has shape");
+  // A filter so large that H x filter overflows int.
+  expect_error([&] { unpool({1, 2, 2, 1}, {1, 2, 2, 1}, pool_params(2, 2, 2, 2147483647, 2147483647), {1, 4, 4, 1}); },
+               "filter size 2147483647");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::ModelBuilder;
+using test::TempDir;
 
 // conv-like graph: input -> ADD(const) -> RELU, with a per-axis quantized constant, a
 // custom op, metadata and a signature, so every IR field is exercised.
@@ -227,6 +228,113 @@ TEST(ModelIO, WriteIsAtomicAndRefusesToOverwriteInput) {
     EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
   EXPECT_THROW(write_model(m, dir / "no_such_dir" / "x.tflite"), Error);
   fs::remove_all(dir);
+}
+
+// input -> RELU -> y -> RELU -> z (named x, y, z), for the execution-order checks.
+Model two_op_chain() {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 4});
+  const int y = b.tensor(DType::kFloat32, {1, 4}, std::nullopt, "y");
+  const int z = b.tensor(DType::kFloat32, {1, 4}, std::nullopt, "z");
+  b.op(tflite::BuiltinOperator::RELU, {x}, {y});
+  b.op(tflite::BuiltinOperator::RELU6, {y}, {z});
+  b.output(z);
+  return b.model();
+}
+
+TEST(ModelIO, OperatorsInReversedOrderAreRefused) {
+  Model m = two_op_chain();
+  std::swap(m.subgraphs[0].operators[0], m.subgraphs[0].operators[1]);
+  expect_one_line_error(serialize_model(m), "subgraph 0: operator 0 (RELU6) reads tensor 'y' before any operator writes it");
+}
+
+TEST(ModelIO, DanglingOperatorInputIsRefused) {
+  Model m = two_op_chain();
+  Tensor dangling;
+  dangling.name = "nobody_writes_me";
+  dangling.shape = {1, 4};
+  m.subgraphs[0].tensors.push_back(dangling);
+  m.subgraphs[0].operators[1].inputs[0] = 3;
+  expect_one_line_error(serialize_model(m), "operator 1 (RELU6) reads tensor 'nobody_writes_me' before any operator writes it");
+}
+
+TEST(ModelIO, GraphOutputNothingWritesIsRefused) {
+  Model m = two_op_chain();
+  m.subgraphs[0].operators.clear();  // no operators: output 'z' is neither an input nor a constant
+  expect_one_line_error(serialize_model(m), "graph output 'z' is not written by any operator");
+}
+
+TEST(ModelIO, WriterRefusesWhatTheReaderWouldRefuse) {
+  Model m = two_op_chain();
+  std::swap(m.subgraphs[0].operators[0], m.subgraphs[0].operators[1]);
+  TempDir dir;
+  try {
+    write_model(m, dir.path / "out.tflite");
+    FAIL() << "an out-of-order model was written";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("reads tensor 'y' before any operator writes it"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "out.tflite"));
+}
+
+TEST(ModelIO, ExecutionOrderAcceptsConstantsVariablesPassThroughAndOtherSubgraphs) {
+  Model m = two_op_chain();
+  Subgraph& sg = m.subgraphs[0];
+  // A variable tensor (state) is read before anything writes it, as LSTM/ASSIGN_VARIABLE models do.
+  Tensor state;
+  state.name = "state";
+  state.shape = {1, 4};
+  state.is_variable = true;
+  sg.tensors.push_back(state);
+  const int32_t sum = static_cast<int32_t>(sg.tensors.size());
+  Tensor s;
+  s.name = "sum";
+  s.shape = {1, 4};
+  sg.tensors.push_back(s);
+  Operator add;
+  add.code.builtin = static_cast<int32_t>(tflite::BuiltinOperator::ADD);
+  add.inputs = {2, sum - 1};
+  add.outputs = {sum};
+  sg.operators.push_back(add);
+  sg.outputs.push_back(sum);
+  sg.outputs.push_back(sg.inputs[0]);  // a graph input passed straight through
+  // A constant graph output, and a zero-size constant an operator may read without data.
+  sg.tensors.push_back(Tensor{});
+  sg.tensors.back().name = "const_out";
+  sg.tensors.back().shape = {2};
+  sg.tensors.back().buffer = m.add_buffer(test::to_bytes(std::vector<float>{1, 2}));
+  sg.outputs.push_back(static_cast<int32_t>(sg.tensors.size() - 1));
+  sg.tensors.push_back(Tensor{});
+  sg.tensors.back().name = "empty_shape";
+  sg.tensors.back().dtype = DType::kInt32;
+  sg.tensors.back().shape = {0};
+  sg.tensors.push_back(Tensor{});
+  sg.tensors.back().name = "reshaped";
+  Operator reshape;
+  reshape.code.builtin = static_cast<int32_t>(tflite::BuiltinOperator::RESHAPE);
+  reshape.inputs = {sum, static_cast<int32_t>(sg.tensors.size() - 2)};
+  reshape.outputs = {static_cast<int32_t>(sg.tensors.size() - 1)};
+  sg.operators.push_back(reshape);
+  // A second subgraph (a control-flow body) is checked against its own inputs.
+  Subgraph body;
+  body.tensors.resize(2);
+  body.tensors[0].name = "body_in";
+  body.tensors[1].name = "body_out";
+  body.inputs = {0};
+  body.outputs = {1, 0};
+  Operator relu;
+  relu.code.builtin = static_cast<int32_t>(tflite::BuiltinOperator::RELU);
+  relu.inputs = {0};
+  relu.outputs = {1};
+  body.operators.push_back(relu);
+  m.subgraphs.push_back(body);
+  const Model r = read_model_from_bytes(serialize_model(m), "ok.tflite");
+  EXPECT_EQ(r.subgraphs.size(), 2u);
+  // ... but the second subgraph is held to the same rule.
+  std::swap(m.subgraphs[1].inputs, m.subgraphs[1].outputs);
+  m.subgraphs[1].outputs = {0};
+  m.subgraphs[1].inputs = {};
+  expect_one_line_error(serialize_model(m), "subgraph 1: operator 0 (RELU) reads tensor 'body_in' before any operator writes it");
 }
 
 TEST(Passes, FoldsFp16DequantizeIntoFloat32Constants) {
