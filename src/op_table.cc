@@ -126,6 +126,9 @@ const std::map<int32_t, OpQuantInfo>& table() {
     // LiteRT refuses an int8 conv without its bias ("optional but was expected").
     m.at(static_cast<int32_t>(B::CONV_2D)).int8_needs_bias = true;
     m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).int8_needs_bias = true;
+    for (B op : {B::ADD, B::SUB, B::MUL, B::CONV_2D, B::DEPTHWISE_CONV_2D, B::FULLY_CONNECTED, B::AVERAGE_POOL_2D,
+                 B::MAX_POOL_2D})
+      m.at(static_cast<int32_t>(op)).int8_fused_activation = true;
     return m;
   }();
   return t;
