@@ -44,6 +44,10 @@ struct QuantizeOptions {
   // float model's tensors, from the calibration; pairs without them are left alone.
   bool equalize = true;
   std::map<int, ChannelRanges> channel_ranges;
+  // int8: fold RELU/RELU6/RELU_N1_TO_1 ops into the int8 op before them where LiteRT's
+  // kernel takes a fused activation (OpQuantInfo::int8_fused_activation), as TFLite's
+  // converter does; a standalone int8 RELU cuts LiteRT's XNNPACK partition.
+  bool fuse_activations = true;
 };
 
 // The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D
@@ -76,6 +80,7 @@ struct QuantizeSummary {
   int quantize_ops_added = 0, dequantize_ops_added = 0;
   int bias_corrected = 0;  // biases shifted by bias correction
   int equalized_pairs = 0; // conv pairs rescaled by channel equalization
+  int fused_activations = 0;  // activation ops folded into the int8 op before them
   int64_t weight_bytes_before = 0, weight_bytes_after = 0;
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
   // it, i.e. the one calibration ran on), for tensors that carry the same values.

@@ -291,6 +291,7 @@ struct QuantizeArgs {
   std::vector<std::string> keep_float;
   bool per_tensor = false;
   bool no_equalize = false;
+  bool no_fuse_activations = false;
   DataArgs data;
   std::string report_dir, eval_images, task = "generic", labels;
   bool bias_correction = false;
@@ -363,6 +364,7 @@ int run_quantize(const QuantizeArgs& a) {
   opt.io = a.io == "int8" ? qcal::IoType::kInt8 : a.io == "uint8" ? qcal::IoType::kUInt8 : qcal::IoType::kFloat;
   opt.per_tensor = a.per_tensor;
   opt.equalize = !a.no_equalize;
+  opt.fuse_activations = !a.no_fuse_activations;
   opt.keep_float = expand_keep_float(a.keep_float);
   qcal::QuantizeSummary summary;
   nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
@@ -760,6 +762,9 @@ int main(int argc, char** argv) {
   quantize->add_flag("--no-equalize", qa.no_equalize,
                      "int8: no channel equalization of conv -> conv pairs (on by default: it rescales their channels so one "
                      "per-tensor activation scale fits all of them; the float function is unchanged)");
+  quantize->add_flag("--no-fuse-activations", qa.no_fuse_activations,
+                     "int8: keep RELU/RELU6/RELU_N1_TO_1 ops standalone (by default they are folded into the int8 op "
+                     "before them where LiteRT's kernel takes a fused activation, as TFLite's converter does)");
   add_data_options(quantize, qa.data);
   add_ssd_options(quantize);
   quantize->add_option("--max-drop", qa.max_drop,

@@ -526,9 +526,21 @@ class Int8Rewriter {
     return weights_[key] = w;
   }
 
+  // The bias correction measured for the op writing float tensor `output`. An op with an
+  // activation folded into it was measured at the activation's output (as an op with a
+  // fused activation in the float model is): only ops with a bias get corrections, so one
+  // keyed by an activation op's output belongs to its producer.
+  std::map<int, std::vector<float>>::const_iterator bias_correction_of(int output) const {
+    const auto& bc = opt_.bias_corrections;
+    auto c = bc.find(output);
+    if (c != bc.end() || !opt_.fuse_activations) return c;
+    const auto act = activation_reading_.find(output);
+    return act == activation_reading_.end() ? bc.end() : bc.find(act->second);
+  }
+
   int quantized_bias(int oi, int t, int weights, int activation, int output) {
     std::vector<float> b = constant_as_float(m_, tensor(t));
-    if (auto c = opt_.bias_corrections.find(output); c != opt_.bias_corrections.end()) {
+    if (auto c = bias_correction_of(output); c != opt_.bias_corrections.end()) {
       if (c->second.size() != b.size())
         throw Error("bias correction for '" + tensor(output).name + "' has " + std::to_string(c->second.size()) +
                     " values for " + std::to_string(b.size()) + " channels");
@@ -569,6 +581,15 @@ class Int8Rewriter {
       for (int32_t t : ops[oi].outputs)
         if (t >= 0) producer[t] = static_cast<int>(oi);
     const std::set<int32_t> graph_outputs(sg().outputs.begin(), sg().outputs.end());
+    std::vector<int> readers(n_, 0);
+    for (const Operator& op : ops)
+      for (int32_t t : op.inputs)
+        if (t >= 0 && t < n_) ++readers[t];
+    for (const Operator& op : ops) {
+      if (fusable_activation(op.builtin()) != tflite::ActivationFunctionType::NONE && op.inputs.size() == 1 &&
+          op.inputs[0] >= 0 && op.inputs[0] < n_ && readers[op.inputs[0]] == 1 && op.outputs.size() == 1)
+        activation_reading_[op.inputs[0]] = op.outputs[0];
+    }
 
     // Where each float activation's int8 and float versions live before any op runs.
     std::map<int, std::vector<std::pair<B, std::pair<int, int>>>> emit_after;
@@ -658,6 +679,12 @@ class Int8Rewriter {
   }
 
   void finish() {
+    // Before the prune: a folded activation's input tensor goes with it (and off the map).
+    if (opt_.fuse_activations) sum_.fused_activations = fuse_activations(sg());
+    if (sum_.fused_activations > 0)
+      sum_.notes.push_back(std::to_string(sum_.fused_activations) +
+                           " RELU/RELU6/RELU_N1_TO_1 ops folded into the int8 op before them (LiteRT's XNNPACK delegate "
+                           "takes no standalone int8 RELU)");
     // The tensor map: original tensors that kept their index, plus every copy made of one.
     std::map<int, int> map;
     for (int t = 0; t < n_; ++t)
@@ -687,6 +714,7 @@ class Int8Rewriter {
   std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
   std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
   std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel
+  std::map<int, int> activation_reading_;  // float tensor -> output of the only op reading it, a RELU-family op
   std::vector<Operator> out_ops_;
 };
 

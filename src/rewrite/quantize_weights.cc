@@ -125,6 +125,7 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"dequantize_ops_added", dequantize_ops_added},
           {"bias_corrected", bias_corrected},
           {"equalized_pairs", equalized_pairs},
+          {"fused_activations", fused_activations},
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},
           {"notes", notes},
