@@ -11,6 +11,8 @@
 //    inserted where the producer is float), float ops read float versions (DEQUANTIZE
 //    inserted where the producer is int8); weights become symmetric int8 per channel and
 //    biases int32 with scale input x weight.
+// 4. Fold RELU/RELU6/RELU_N1_TO_1 ops into the int8 op before them (fuse_activations.cc):
+//    LiteRT's XNNPACK delegate takes no standalone int8 RELU.
 // Tensor indices of the original model are kept until a final prune, so the float model's
 // calibration statistics and the tensor map refer to the same tensors.
 #include <algorithm>
