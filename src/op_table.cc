@@ -124,6 +124,9 @@ const std::map<int32_t, OpQuantInfo>& table() {
     m.at(static_cast<int32_t>(B::CONV_2D)).weights_input_axis = 3;
     m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).weights_input_axis = 3;
     m.at(static_cast<int32_t>(B::FULLY_CONNECTED)).weights_input_axis = 1;
+    for (B op : {B::ADD, B::SUB, B::MUL, B::CONV_2D, B::DEPTHWISE_CONV_2D, B::FULLY_CONNECTED, B::AVERAGE_POOL_2D,
+                 B::MAX_POOL_2D})
+      m.at(static_cast<int32_t>(op)).int8_fused_activation = true;
     return m;
   }();
   return t;

@@ -35,6 +35,10 @@ struct OpQuantInfo {
   std::vector<int> float_inputs;  // inputs that are never quantized (shapes, axes, sizes)
   int int8_version = 2;           // the op version qcal writes for int8 (as TFLite's converter)
   bool int8_needs_bias = false;   // the int8 kernel requires a bias input (zeros when absent)
+  // LiteRT runs the int8 kernel with a fused RELU/RELU6/RELU_N1_TO_1 as fast as without
+  // (XNNPACK clamps in the requantization; a standalone int8 RELU it does not take), proven
+  // bit-exact in tests/interop/op_models: the rewrite folds a following activation op in.
+  bool int8_fused_activation = false;
   const char* note = "";          // why, when not quantizable
 };
 

@@ -52,6 +52,10 @@ struct QuantizeOptions {
   // from the input's per-channel means in channel_ranges, is taken off the bias
   // ("Data-Free Quantization", Nagel et al. 2019, with observed means).
   bool correct_weight_rounding = true;
+  // int8: fold RELU/RELU6/RELU_N1_TO_1 ops into the int8 op before them where LiteRT's
+  // kernel takes a fused activation (OpQuantInfo::int8_fused_activation), as TFLite's
+  // converter does; a standalone int8 RELU cuts LiteRT's XNNPACK partition.
+  bool fuse_activations = true;
 };
 
 // The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D
@@ -89,6 +93,7 @@ struct QuantizeSummary {
   int bias_corrected = 0;  // biases shifted by bias correction
   int rounding_corrected = 0;  // biases shifted by the weight-rounding correction
   int equalized_pairs = 0; // conv pairs rescaled by channel equalization
+  int fused_activations = 0;  // activation ops folded into the int8 op before them
   int64_t weight_bytes_before = 0, weight_bytes_after = 0;
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
   // it, i.e. the one calibration ran on), for tensors that carry the same values.

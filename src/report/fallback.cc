@@ -37,7 +37,7 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
   std::printf("fallback: drop %.6g with every quantizable op in int8 (target %.6g)\n", r.drop, max_drop);
   std::set<int> tried;
   for (int step = 0; step < max_steps && r.drop > max_drop; ++step) {
-    int op = -1;
+    int op = -1, activation = -1;
     std::string what;
     for (const auto& l : report["layers"]) {  // worst first
       if (!l["quantized"].get<bool>() || l["isolated_sqnr_db"].is_null()) continue;
@@ -45,14 +45,27 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
       const int p = ft >= 0 && ft < static_cast<int>(producer.size()) ? producer[ft] : -1;
       if (p < 0 || tried.count(p)) continue;
       op = p;
+      // The layer of an int8 op an activation op was folded into carries the activation's
+      // output, which the float model's RELU writes: return both to float.
+      const Operator& fp = fs.operators[p];
+      const auto code = fp.builtin();
+      if ((code == tflite::BuiltinOperator::RELU || code == tflite::BuiltinOperator::RELU6 ||
+           code == tflite::BuiltinOperator::RELU_N1_TO_1) &&
+          fp.code.name() != l["op"].get<std::string>() && fp.inputs.size() == 1 && fp.inputs[0] >= 0 &&
+          producer[fp.inputs[0]] >= 0) {
+        activation = p;
+        op = producer[fp.inputs[0]];
+      }
       what = l["op"].get<std::string>() + " '" + l["name"].get<std::string>() + "' (isolated SQNR " +
              std::to_string(l["isolated_sqnr_db"].get<double>()) + " dB)";
       break;
     }
     if (op < 0) break;  // nothing left to try
     tried.insert(op);
+    tried.insert(activation);
     QuantizeOptions candidate = current;
     candidate.keep_float.push_back("#" + std::to_string(op));
+    if (activation >= 0) candidate.keep_float.push_back("#" + std::to_string(activation));
     QuantizeSummary s;
     Model m;
     nlohmann::json rep;
@@ -67,6 +80,10 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
     r.summary = std::move(s);
     r.added_rules.push_back("#" + std::to_string(op));
     r.rule_notes.push_back(what);
+    if (activation >= 0) {
+      r.added_rules.push_back("#" + std::to_string(activation));
+      r.rule_notes.push_back("its activation, folded into " + what);
+    }
     report = std::move(rep);
   }
   r.met = r.drop <= max_drop;

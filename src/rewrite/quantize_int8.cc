@@ -11,6 +11,8 @@
 //    inserted where the producer is float), float ops read float versions (DEQUANTIZE
 //    inserted where the producer is int8); weights become symmetric int8 per channel and
 //    biases int32 with scale input x weight.
+// 4. Fold RELU/RELU6/RELU_N1_TO_1 ops into the int8 op before them (fuse_activations.cc):
+//    LiteRT's XNNPACK delegate takes no standalone int8 RELU.
 // Tensor indices of the original model are kept until a final prune, so the float model's
 // calibration statistics and the tensor map refer to the same tensors.
 #include <algorithm>
@@ -607,13 +609,25 @@ class Int8Rewriter {
     return std::vector<float>(shift.begin(), shift.end());
   }
 
+  // The bias correction measured for the op writing float tensor `output`. An op with an
+  // activation folded into it was measured at the activation's output (as an op with a
+  // fused activation in the float model is): only ops with a bias get corrections, so one
+  // keyed by an activation op's output belongs to its producer.
+  std::map<int, std::vector<float>>::const_iterator bias_correction_of(int output) const {
+    const auto& bc = opt_.bias_corrections;
+    auto c = bc.find(output);
+    if (c != bc.end() || !opt_.fuse_activations) return c;
+    const auto act = activation_reading_.find(output);
+    return act == activation_reading_.end() ? bc.end() : bc.find(act->second);
+  }
+
   int quantized_bias(int oi, int t, int weights, int activation, int output, const std::vector<float>& rounding_shift) {
     std::vector<float> b = constant_as_float(m_, tensor(t));
     if (rounding_shift.size() == b.size()) {
       for (size_t i = 0; i < b.size(); ++i) b[i] -= rounding_shift[i];
       ++sum_.rounding_corrected;
     }
-    if (auto c = opt_.bias_corrections.find(output); c != opt_.bias_corrections.end()) {
+    if (auto c = bias_correction_of(output); c != opt_.bias_corrections.end()) {
       if (c->second.size() != b.size())
         throw Error("bias correction for '" + tensor(output).name + "' has " + std::to_string(c->second.size()) +
                     " values for " + std::to_string(b.size()) + " channels");
@@ -654,6 +668,15 @@ class Int8Rewriter {
       for (int32_t t : ops[oi].outputs)
         if (t >= 0) producer[t] = static_cast<int>(oi);
     const std::set<int32_t> graph_outputs(sg().outputs.begin(), sg().outputs.end());
+    std::vector<int> readers(n_, 0);
+    for (const Operator& op : ops)
+      for (int32_t t : op.inputs)
+        if (t >= 0 && t < n_) ++readers[t];
+    for (const Operator& op : ops) {
+      if (fusable_activation(op.builtin()) != tflite::ActivationFunctionType::NONE && op.inputs.size() == 1 &&
+          op.inputs[0] >= 0 && op.inputs[0] < n_ && readers[op.inputs[0]] == 1 && op.outputs.size() == 1)
+        activation_reading_[op.inputs[0]] = op.outputs[0];
+    }
 
     // Where each float activation's int8 and float versions live before any op runs.
     std::map<int, std::vector<std::pair<B, std::pair<int, int>>>> emit_after;
@@ -747,6 +770,12 @@ class Int8Rewriter {
   }
 
   void finish() {
+    // Before the prune: a folded activation's input tensor goes with it (and off the map).
+    if (opt_.fuse_activations) sum_.fused_activations = fuse_activations(sg());
+    if (sum_.fused_activations > 0)
+      sum_.notes.push_back(std::to_string(sum_.fused_activations) +
+                           " RELU/RELU6/RELU_N1_TO_1 ops folded into the int8 op before them (LiteRT's XNNPACK delegate "
+                           "takes no standalone int8 RELU)");
     // The tensor map: original tensors that kept their index, plus every copy made of one.
     std::map<int, int> map;
     for (int t = 0; t < n_; ++t)
@@ -777,6 +806,7 @@ class Int8Rewriter {
   std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
   std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel
   std::map<int, std::vector<float>> channel_scale_;  // per equalized tensor: its channels' 1 / s
+  std::map<int, int> activation_reading_;  // float tensor -> output of the only op reading it, a RELU-family op
   std::vector<Operator> out_ops_;
 };
 

@@ -161,6 +161,7 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"bias_corrected", bias_corrected},
           {"rounding_corrected", rounding_corrected},
           {"equalized_pairs", equalized_pairs},
+          {"fused_activations", fused_activations},
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},
           {"notes", notes},

@@ -45,6 +45,17 @@ int64_t constant_bytes(const Model& model);
 // Per-tensor quantization.
 Quantization per_tensor(float scale, int32_t zero_point);
 
+// Folds every int8 RELU / RELU6 / RELU_N1_TO_1 op into the int8 op that writes its input,
+// as TFLite's converter does, where the op table says LiteRT's int8 kernel of that op takes
+// a fused activation (OpQuantInfo::int8_fused_activation), the producer has none yet, and
+// only the activation reads the producer's output (not a graph output either). The producer
+// then writes the activation's output tensor, with its quantization (same-scale producers
+// only when that equals their own); the activation op goes, its input tensor is left
+// unreferenced for a prune. Returns how many ops were folded.
+int fuse_activations(Subgraph& sg);
+// The fused form of a standalone activation op (RELU -> RELU, ...), or NONE.
+tflite::ActivationFunctionType fusable_activation(tflite::BuiltinOperator code);
+
 // Replaces (or adds) a metadata entry holding `text`.
 void set_metadata(Model& model, const std::string& name, const std::string& text);
 

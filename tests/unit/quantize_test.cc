@@ -280,15 +280,18 @@ TEST(QuantizeInt8, GlobalAveragePoolBecomesMeanWithItsOwnScale) {
 // Calibrates `model` (input x, [1,6,6,4]) on random inputs as qcal calibrate does (per
 // channel for the equalization tensors only), quantizes it with and without channel
 // equalization, and expects equalization to gain at least 6 dB of output SQNR.
+// Input x ([1,6,6,4]) of `model`, uniform in [lo, hi).
+HostTensor random_input(const Model& model, int x, uint32_t seed, float lo, float hi) {
+  HostTensor h = HostTensor::zeros(model.subgraphs[0].tensors[x].name, DType::kFloat32, {1, 6, 6, 4});
+  const std::vector<float> v = test::random_floats(144, seed, lo, hi);
+  std::copy(v.begin(), v.end(), h.as<float>());
+  return h;
+}
+
 void expect_equalization_helps(const std::shared_ptr<Model>& model, int x, const std::set<int>& tensors) {
   EXPECT_EQ(equalization_tensors(*model), tensors);
   const Executor fx(model);
-  auto sample = [&](uint32_t seed) {
-    HostTensor h = HostTensor::zeros(model->subgraphs[0].tensors[x].name, DType::kFloat32, {1, 6, 6, 4});
-    const std::vector<float> v = test::random_floats(144, seed, -1.0f, 1.0f);
-    std::copy(v.begin(), v.end(), h.as<float>());
-    return h;
-  };
+  auto sample = [&](uint32_t seed) { return random_input(*model, x, seed, -1.0f, 1.0f); };
   StatsCollector collector(Histogram::kDefaultMaxBins, 0, false, equalization_tensors(*model));
   for (uint32_t seed = 10; seed < 30; ++seed) fx.run({sample(seed)}, &collector);
   TensorRanges ranges;
@@ -370,6 +373,112 @@ TEST(QuantizeInt8, ChannelEqualizationLooksThroughReluIntoDepthwise) {
   b.op(B::DEPTHWISE_CONV_2D, {relu, b.constant_f32({1, 3, 3, 4}, wd), -1}, {y}, depthwise_options());
   b.output(y);
   expect_equalization_helps(std::make_shared<Model>(b.model()), x, {conv, relu});
+}
+
+// CONV -> RELU, and CONV -> ADD (residual) -> RELU6 as in BlazeFace's blocks: the int8
+// rewrite folds both activations into the op before them, as TFLite's converter does, so
+// LiteRT's XNNPACK delegate takes the whole graph. A RELU whose input is also a graph output
+// stays. Each output is the unfused model's within one step of its scale.
+TEST(QuantizeInt8, FoldsActivationsIntoTheirProducers) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 6, 6, 4});
+  const int conv = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "conv");
+  b.op(B::CONV_2D, {x, b.constant_f32({4, 3, 3, 4}, test::random_floats(144, 7, -0.4f, 0.4f)),
+                    b.constant_f32({4}, {0.1f, -0.3f, 0.2f, 0.0f})},
+       {conv}, conv_options());
+  const int relu = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "relu");
+  b.op(B::RELU, {conv}, {relu});
+  const int conv2 = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "conv2");
+  b.op(B::CONV_2D, {x, b.constant_f32({4, 1, 1, 4}, test::random_floats(16, 8, -1.0f, 1.0f)), -1}, {conv2}, conv_options());
+  const int add = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "add");
+  b.op(B::ADD, {conv2, x}, {add}, tflite::AddOptionsT{});
+  const int relu6 = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "relu6");
+  b.op(B::RELU6, {add}, {relu6});
+  const int sub = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "sub");
+  b.op(B::SUB, {conv2, x}, {sub}, tflite::SubOptionsT{});
+  const int clipped = b.tensor(DType::kFloat32, {1, 6, 6, 4}, std::nullopt, "clipped");
+  b.op(B::RELU_N1_TO_1, {sub}, {clipped});  // sub is a graph output too: not folded
+  b.output(relu);
+  b.output(relu6);
+  b.output(sub);
+  b.output(clipped);
+  const auto model = std::make_shared<Model>(b.model());
+
+  const Executor fx(model);
+  auto sample = [&](uint32_t seed) { return random_input(*model, x, seed, -2.0f, 3.0f); };
+  StatsCollector collector;
+  for (uint32_t seed = 10; seed < 30; ++seed) fx.run({sample(seed)}, &collector);
+  TensorRanges ranges;
+  for (const auto& [t, st] : collector.stats()) ranges[t] = {st.min, st.max};
+
+  QuantizeOptions o;
+  QuantizeSummary fs, us;
+  const auto fused = std::make_shared<Model>(quantize_int8(*model, ranges, o, fs));
+  o.fuse_activations = false;
+  const auto unfused = std::make_shared<Model>(quantize_int8(*model, ranges, o, us));
+  ASSERT_NO_THROW(verify_quantized_model(*fused));
+  ASSERT_NO_THROW(verify_quantized_model(*unfused));
+  EXPECT_EQ(fs.fused_activations, 2);
+  EXPECT_EQ(us.fused_activations, 0);
+  EXPECT_EQ(fs.quantized_ops, us.quantized_ops);  // still quantized, only folded
+  EXPECT_EQ(find_op(*fused, B::RELU), nullptr);
+  EXPECT_EQ(find_op(*fused, B::RELU6), nullptr);
+  EXPECT_NE(find_op(*fused, B::RELU_N1_TO_1), nullptr);
+  EXPECT_NE(find_op(*unfused, B::RELU), nullptr);
+  EXPECT_NE(find_op(*unfused, B::RELU6), nullptr);
+  EXPECT_EQ(fused->subgraphs[0].operators.size() + 2, unfused->subgraphs[0].operators.size());
+  using A = tflite::ActivationFunctionType;
+  const Operator& qconv = *find_op(*fused, B::CONV_2D);
+  const Operator& qadd = *find_op(*fused, B::ADD);
+  EXPECT_EQ(qconv.options.AsConv2DOptions()->fused_activation_function, A::RELU);
+  EXPECT_EQ(qadd.options.AsAddOptions()->fused_activation_function, A::RELU6);
+  EXPECT_EQ(find_op(*fused, B::SUB)->options.AsSubOptions()->fused_activation_function, A::NONE);
+  // The conv writes the RELU's tensor (the graph output's int8 version), quantized for the
+  // RELU's range, and the tensor map pairs it with the float RELU output (the reports'
+  // per-layer figures).
+  const Tensor& qrelu = tensor(*fused, qconv.outputs[0]);
+  EXPECT_EQ(qrelu.name, "relu_int8");
+  EXPECT_FLOAT_EQ(qrelu.quantization->scale[0], asymmetric_params(ranges[relu].min, ranges[relu].max).scale);
+  EXPECT_EQ(fs.tensor_map.at(qconv.outputs[0]), relu);
+  EXPECT_EQ(fs.tensor_map.at(qadd.outputs[0]), relu6);
+  for (const auto& [q, f] : fs.tensor_map) EXPECT_TRUE(f != conv && f != add) << "a folded-away tensor is mapped";
+
+  // Per output: the unfused model rounds twice, to the producer's step p and then to the
+  // activation's step s, the fused one once to s: they differ by at most s + p / 2, and
+  // the fused one is no further from float. Outputs without a fold are bit-identical.
+  const Executor fq(fused), uq(unfused);
+  const Subgraph& us_g = unfused->subgraphs[0];
+  auto producer_of = [&](int t) {
+    for (const Operator& op : us_g.operators)
+      if (!op.outputs.empty() && op.outputs[0] == t) return &op;
+    return static_cast<const Operator*>(nullptr);
+  };
+  std::vector<double> err_fused(4, 0.0), err_unfused(4, 0.0);
+  int differ = 0;
+  for (uint32_t seed = 100; seed < 110; ++seed) {
+    const std::vector<HostTensor> ref = fx.run({sample(seed)});
+    const std::vector<HostTensor> a = fq.run({sample(seed)}), c = uq.run({sample(seed)});
+    ASSERT_EQ(a.size(), 4u);
+    for (size_t k = 0; k < a.size(); ++k) {
+      const Operator* deq = producer_of(us_g.outputs[k]);  // float outputs: DEQUANTIZE of the int8 result
+      ASSERT_TRUE(deq && deq->builtin() == B::DEQUANTIZE);
+      const float step = tensor(*unfused, deq->inputs[0]).quantization->scale[0];
+      const Operator* act = producer_of(deq->inputs[0]);
+      const bool folded = act->builtin() == B::RELU || act->builtin() == B::RELU6;
+      const float bound = folded ? step + tensor(*unfused, act->inputs[0]).quantization->scale[0] / 2 : 0.0f;
+      for (int64_t i = 0; i < a[k].size(); ++i) {
+        const float f = a[k].as<float>()[i], u = c[k].as<float>()[i], r = ref[k].as<float>()[i];
+        EXPECT_LE(std::fabs(f - u), bound * 1.001f) << "output " << k << " element " << i;
+        differ += f != u;
+        err_fused[k] += std::fabs(f - r);
+        err_unfused[k] += std::fabs(u - r);
+      }
+    }
+  }
+  for (size_t k = 0; k < 4; ++k) EXPECT_LE(err_fused[k], err_unfused[k] * 1.001) << "output " << k;
+  std::printf("folded activations: %d of %d output values differ from the unfused model; mean |error| vs float: "
+              "relu %.4f -> %.4f, relu6 %.4f -> %.4f\n",
+              differ, 10 * 4 * 144, err_unfused[0] / 1440, err_fused[0] / 1440, err_unfused[1] / 1440, err_fused[1] / 1440);
 }
 
 TEST(QuantizeInt8, RefusesQuantizedModels) {
