@@ -124,6 +124,11 @@ const std::map<int32_t, OpQuantInfo>& table() {
     m.at(static_cast<int32_t>(B::CONV_2D)).weights_input_axis = 3;
     m.at(static_cast<int32_t>(B::DEPTHWISE_CONV_2D)).weights_input_axis = 3;
     m.at(static_cast<int32_t>(B::FULLY_CONNECTED)).weights_input_axis = 1;
+    // selfie_segmentation --io int8 in LiteRT.js: 1.84x float's time with its 11 int8
+    // HARD_SWISH, 0.82x with them float (bench/int8_vs_float_litert.sh, docs/performance.md).
+    m.at(static_cast<int32_t>(B::HARD_SWISH)).float_in_litert =
+        "LiteRT's XNNPACK delegate takes float HARD_SWISH but not int8: float keeps the model in one fast partition "
+        "(--all-int8 quantizes it)";
     for (B op : {B::ADD, B::SUB, B::MUL, B::CONV_2D, B::DEPTHWISE_CONV_2D, B::FULLY_CONNECTED, B::AVERAGE_POOL_2D,
                  B::MAX_POOL_2D})
       m.at(static_cast<int32_t>(op)).int8_fused_activation = true;

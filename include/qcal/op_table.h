@@ -39,6 +39,10 @@ struct OpQuantInfo {
   // (XNNPACK clamps in the requantization; a standalone int8 RELU it does not take), proven
   // bit-exact in tests/interop/op_models: the rewrite folds a following activation op in.
   bool int8_fused_activation = false;
+  // Set where LiteRT runs the op faster in float (behind DEQUANTIZE/QUANTIZE, inside its
+  // XNNPACK partition) than in int8 (on TFLite's builtin kernel, cutting the partition),
+  // measured (docs/performance.md): why the int8 rewrite keeps it float by default.
+  const char* float_in_litert = nullptr;
   const char* note = "";          // why, when not quantizable
 };
 

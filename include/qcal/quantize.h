@@ -56,6 +56,9 @@ struct QuantizeOptions {
   // kernel takes a fused activation (OpQuantInfo::int8_fused_activation), as TFLite's
   // converter does; a standalone int8 RELU cuts LiteRT's XNNPACK partition.
   bool fuse_activations = true;
+  // int8 also for ops LiteRT runs faster in float (OpQuantInfo::float_in_litert): for
+  // runtimes without XNNPACK, e.g. TFLite Micro.
+  bool all_int8 = false;
 };
 
 // The activations whose per-channel ranges channel equalization uses: outputs of a CONV_2D

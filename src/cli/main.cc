@@ -328,6 +328,7 @@ struct QuantizeArgs {
   bool no_equalize = false;
   bool no_weight_correction = false;
   bool no_fuse_activations = false;
+  bool all_int8 = false;
   DataArgs data;
   std::string report_dir, eval_images, task = "generic", labels;
   bool bias_correction = false;
@@ -402,6 +403,7 @@ int run_quantize(const QuantizeArgs& a) {
   opt.equalize = !a.no_equalize;
   opt.correct_weight_rounding = !a.no_weight_correction;
   opt.fuse_activations = !a.no_fuse_activations;
+  opt.all_int8 = a.all_int8;
   opt.keep_float = expand_keep_float(a.keep_float);
   qcal::QuantizeSummary summary;
   nlohmann::json record = {{"tool", "qcal 0.1.0"}, {"source_model", fs::path(a.model).filename().string()},
@@ -808,6 +810,9 @@ int main(int argc, char** argv) {
   quantize->add_flag("--no-weight-correction", qa.no_weight_correction,
                      "int8: round conv/FC weights plainly (on by default: each channel's rounding keeps its weight sum and "
                      "the mean output shift rounding causes, from the calibration's channel means, is taken off the bias)");
+  quantize->add_flag("--all-int8", qa.all_int8,
+                     "int8: quantize also the ops LiteRT runs faster in float (HARD_SWISH: its XNNPACK delegate takes no "
+                     "int8 HARD_SWISH); for runtimes without XNNPACK such as TFLite Micro");
   quantize->add_flag("--no-fuse-activations", qa.no_fuse_activations,
                      "int8: keep RELU/RELU6/RELU_N1_TO_1 ops standalone (by default they are folded into the int8 op "
                      "before them where LiteRT's kernel takes a fused activation, as TFLite's converter does)");

@@ -281,6 +281,10 @@ class Int8Rewriter {
         keep_float(oi, op.code.is_custom() ? "custom op: runs in float behind DEQUANTIZE (as TFLite does)" : info.note);
         continue;
       }
+      if (info.float_in_litert && !opt_.all_int8) {
+        keep_float(oi, info.float_in_litert);
+        continue;
+      }
       // A sigmoid/softmax/tanh whose output is a model output: its int8 form has a fixed step
       // of 1/256 (or 1/128), so a probability of 0.0005 becomes 0 - a large relative error on
       // every score near 0. With float model outputs nothing is gained by running it in int8.

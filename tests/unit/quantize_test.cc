@@ -541,5 +541,33 @@ TEST(QuantizeDynamic, Int8WeightsFloatActivations) {
   EXPECT_EQ(tensor(d, find_op(d, B::CONV_2D, 1)->inputs[1]).dtype, DType::kFloat32);
 }
 
+// HARD_SWISH stays float by default (LiteRT's XNNPACK takes only the float form, so int8
+// cuts the model's fast partition); --all-int8 quantizes it.
+TEST(QuantizeInt8, HardSwishStaysFloatUnlessAllInt8) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 4, 4, 2});
+  const int a = b.tensor(DType::kFloat32, {1, 4, 4, 2}, std::nullopt, "add");
+  b.op(B::ADD, {x, x}, {a});
+  const int h = b.tensor(DType::kFloat32, {1, 4, 4, 2}, std::nullopt, "hswish");
+  b.op(B::HARD_SWISH, {a}, {h});
+  const int y = b.tensor(DType::kFloat32, {1, 4, 4, 2}, std::nullopt, "y");
+  b.op(B::ADD, {h, h}, {y});
+  b.output(y);
+  const TensorRanges ranges = {{x, {-4.0f, 4.0f}}, {a, {-8.0f, 8.0f}}, {h, {-0.4f, 8.0f}}, {y, {-0.8f, 16.0f}}};
+  QuantizeSummary s;
+  const Model q = quantize_int8(b.model(), ranges, {}, s);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  ASSERT_EQ(s.kept_float.size(), 1u);
+  EXPECT_EQ(s.kept_float[0].op_name, "HARD_SWISH");
+  EXPECT_NE(s.kept_float[0].reason.find("XNNPACK"), std::string::npos);
+  EXPECT_EQ(tensor(q, find_op(q, B::HARD_SWISH)->outputs[0]).dtype, DType::kFloat32);
+  QuantizeOptions all;
+  all.all_int8 = true;
+  QuantizeSummary sa;
+  const Model qa = quantize_int8(b.model(), ranges, all, sa);
+  EXPECT_TRUE(sa.kept_float.empty());
+  EXPECT_EQ(tensor(qa, find_op(qa, B::HARD_SWISH)->outputs[0]).dtype, DType::kInt8);
+}
+
 }  // namespace
 }  // namespace qcal
