@@ -40,6 +40,9 @@ struct LayerReport {
   int tensor = -1;        // in the quantized model
   int float_tensor = -1;  // in the float model
   int op = -1;            // producing op in the quantized model
+  // The op in the float model that writes float_tensor (-1: none, e.g. a graph input's
+  // QUANTIZE): the number qcal inspect shows and --keep-float takes, which every command prints.
+  int float_op = -1;
   std::string name, op_name;
   bool quantized = false;
   float scale = 0;

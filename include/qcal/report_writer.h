@@ -86,6 +86,9 @@ struct ReportData {
 };
 
 nlohmann::json report_json(const ReportData& data);
+// A layer's op number in the float model (what qcal inspect shows and --keep-float takes),
+// or "-" for a tensor no float op writes (a graph input's QUANTIZE).
+std::string op_number(const nlohmann::json& layer);
 std::string report_markdown(const nlohmann::json& report);
 std::string report_html(const nlohmann::json& report);
 // Writes DIR/report.json, report.md and report.html (each atomically).

@@ -244,7 +244,7 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   int n = 0;
   for (const auto& l : r["layers"]) {
     if (n++ >= 5) break;
-    std::printf("  op %d %s '%s': %s dB, %.2f dB\n", l["op_index"].get<int>(), l["op"].get<std::string>().c_str(),
+    std::printf("  op %s %s '%s': %s dB, %.2f dB\n", qcal::op_number(l).c_str(), l["op"].get<std::string>().c_str(),
                 l["name"].get<std::string>().c_str(),
                 l["isolated_sqnr_db"].is_null() ? "-" : std::to_string(l["isolated_sqnr_db"].get<double>()).c_str(),
                 l["sqnr_db"].get<double>());
@@ -563,7 +563,7 @@ int run_compare(const CompareArgs& a) {
     for (const auto& o : r["outputs"]) res.min_output_sqnr_db = std::min(res.min_output_sqnr_db, o["sqnr_db"].get<double>());
     if (!r["layers"].empty()) {
       const auto& w = r["layers"][0];
-      res.worst_layer = "op " + std::to_string(w["op_index"].get<int>()) + " " + w["op"].get<std::string>();
+      res.worst_layer = "op " + qcal::op_number(w) + " " + w["op"].get<std::string>();
       res.worst_layer_sqnr_db = w["isolated_sqnr_db"].is_null() ? w["sqnr_db"].get<double>() : w["isolated_sqnr_db"].get<double>();
     }
     res.latency_ms = qcal::median_latency_ms(*qm, a.runs);

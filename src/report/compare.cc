@@ -195,6 +195,11 @@ struct QuantizationComparison::Impl {
 
   void build_layers(const ExecutorOptions& qopt) {
     const Subgraph& qs = qm->subgraphs[0];
+    std::map<int, int> float_producer;  // float tensor -> the float model's op writing it
+    const Subgraph& fsg = fm->subgraphs[0];
+    for (size_t oi = 0; oi < fsg.operators.size(); ++oi)
+      for (int32_t t : fsg.operators[oi].outputs)
+        if (t >= 0) float_producer[t] = static_cast<int>(oi);
     for (size_t oi = 0; oi < qs.operators.size(); ++oi) {
       const Operator& op = qs.operators[oi];
       // A DEQUANTIZE carries its input's values unchanged: nothing to blame it for.
@@ -208,6 +213,7 @@ struct QuantizationComparison::Impl {
         l.tensor = t;
         l.float_tensor = to_float[t];
         l.op = static_cast<int>(oi);
+        if (auto p = float_producer.find(l.float_tensor); p != float_producer.end()) l.float_op = p->second;
         l.name = qt.name;
         l.op_name = op.code.name();
         l.quantized = is_quantized(qt.dtype, quant_of(qt));

@@ -47,6 +47,11 @@ double rank_key(const json& l) {
 
 }  // namespace
 
+std::string op_number(const json& layer) {
+  const auto it = layer.find("op_index");
+  return it != layer.end() && it->is_number_integer() ? std::to_string(it->get<int>()) : "-";
+}
+
 json report_json(const ReportData& d) {
   json layers = json::array();
   for (const LayerReport& l : d.layers) {
@@ -55,7 +60,8 @@ json report_json(const ReportData& d) {
               {"float_tensor", l.float_tensor},
               {"name", l.name},
               {"op", l.op_name},
-              {"op_index", l.op},
+              {"op_index", l.float_op >= 0 ? json(l.float_op) : json(nullptr)},  // float model's numbering
+              {"quant_op_index", l.op},
               {"sqnr_db", db(l.accumulated.sqnr_db())},
               {"cosine", l.accumulated.cosine()},
               {"mse", l.accumulated.mse()},
@@ -205,7 +211,7 @@ std::string report_markdown(const json& r) {
   int n = 0;
   for (const json& l : r["layers"]) {
     if (n++ >= 40) break;
-    s << "| " << l["op_index"] << " | " << l["op"].get<std::string>() << " | `" << short_name(l["name"].get<std::string>())
+    s << "| " << op_number(l) << " | " << l["op"].get<std::string>() << " | `" << short_name(l["name"].get<std::string>())
       << "` | " << (l["isolated_sqnr_db"].is_null() ? "-" : fmt(l["isolated_sqnr_db"].get<double>())) << " | "
       << fmt(l["sqnr_db"].get<double>()) << " | " << fmt(l["cosine"].get<double>(), 4) << " | "
       << fmt(l["max_abs"].get<double>(), 4) << " | "
@@ -242,11 +248,11 @@ std::string sqnr_chart(const json& layers) {
     const double x = left + i * step;
     const double v = l["sqnr_db"].get<double>();
     s << "<rect x='" << x << "' y='" << y(v) << "' width='" << std::max(1.0, step - 1) << "' height='" << y(0) - y(v)
-      << "' fill='#7aa6d6'><title>op " << l["op_index"] << " " << esc(l["op"].get<std::string>()) << " "
+      << "' fill='#7aa6d6'><title>op " << op_number(l) << " " << esc(l["op"].get<std::string>()) << " "
       << esc(l["name"].get<std::string>()) << ": accumulated " << fmt(v) << " dB</title></rect>";
     if (!l["isolated_sqnr_db"].is_null()) {
       const double iv = l["isolated_sqnr_db"].get<double>();
-      s << "<circle cx='" << x + step / 2 << "' cy='" << y(iv) << "' r='2.5' fill='#d9822b'><title>op " << l["op_index"]
+      s << "<circle cx='" << x + step / 2 << "' cy='" << y(iv) << "' r='2.5' fill='#d9822b'><title>op " << op_number(l)
         << " isolated " << fmt(iv) << " dB</title></circle>";
     }
   }
@@ -324,7 +330,7 @@ std::string report_html(const json& r) {
   int n = 0;
   for (const json& l : r["layers"]) {
     if (n++ >= 60) break;
-    s << "<tr><td>" << l["op_index"] << "</td><td class=l>" << esc(l["op"]) << "</td><td class=l>" << esc(short_name(l["name"]))
+    s << "<tr><td>" << op_number(l) << "</td><td class=l>" << esc(l["op"]) << "</td><td class=l>" << esc(short_name(l["name"]))
       << "</td><td>" << (l["isolated_sqnr_db"].is_null() ? "-" : fmt(l["isolated_sqnr_db"])) << "</td><td>" << fmt(l["sqnr_db"])
       << "</td><td>" << fmt(l["cosine"], 4) << "</td><td>" << (l.contains("rmse_over_scale") ? fmt(l["rmse_over_scale"]) : "-")
       << "</td><td>" << fmt(100 * l["clip_fraction"].get<double>(), 3) << "%</td><td>[" << fmt(l["float_min"], 3) << ", "

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One op numbering everywhere: the op number qcal report prints for a layer is the op's index
+# in the float model (as qcal inspect shows it), and --keep-float takes exactly that number.
+# selfie_segmentation: its global average pools become MEAN and conversions are inserted, so
+# the quantized model's op indices differ from the float model's.
+set -euo pipefail
+QCAL=$1
+EVAL_EVERY=4 source "$(dirname "$0")/common.sh"
+MODEL="$CACHE/models/selfie_segmentation.tflite"
+fail() { echo "FAIL: $*"; exit 1; }
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/q.tflite" >/dev/null
+"$QCAL" report "$MODEL" "$W/q.tflite" --images "$W/eval" --quiet -o "$W/r" > "$W/r.log"
+"$QCAL" inspect "$MODEL" --json > "$W/f.json"
+# Every layer with a float op: that op in the float model writes the float tensor the layer is
+# compared with (for a QUANTIZE after a float op, the value it quantizes).
+checked=$(python3 - "$W/r/report.json" "$W/f.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); f = json.load(open(sys.argv[2]))
+sg = f['subgraphs'][0]; ops = sg['operators']; names = [t['name'] for t in sg['tensors']]
+n = 0
+for l in r['layers']:
+    if l['op_index'] is None: continue
+    outs = ops[l['op_index']]['outputs']
+    assert l['float_tensor'] in outs, (l['op_index'], l['name'], [names[t] for t in outs])
+    n += 1
+differs = sum(1 for l in r['layers'] if l['op_index'] is not None and l['op_index'] != l['quant_op_index'])
+assert differs > 0, 'the test needs a model whose numbering changes'
+print(n)
+PY
+) || fail "report's op numbers are not the float model's"
+echo "PASS: $checked layers name the float model's op"
+# The worst layer's number, given to --keep-float, keeps that very op float.
+read -r n name < <(json "$W/r/report.json" "next(str(l['op_index']) + ' ' + l['name'] for l in d['layers'] if l['op_index'] is not None and l['op'] != 'QUANTIZE')")
+grep -q "^  op $n " "$W/r.log" || fail "the console does not print op $n"
+"$QCAL" quantize "$MODEL" --images "$W/calib" --keep-float "$n" --quiet -o "$W/k.tflite" > "$W/k.log"
+grep -q "^  op $n [A-Z_0-9]* -> '$name': --keep-float $n" "$W/k.log" || { cat "$W/k.log"; fail "--keep-float $n did not keep op $n ('$name') float"; }
+echo "PASS: --keep-float $n keeps '$name' float"
