@@ -59,6 +59,11 @@ struct OutputReport {
   int index = 0;
   std::string name;
   ErrorStats stats;
+  // The same error split in two through the fake-quant simulation (simulate_quantization):
+  // grid = float vs simulated (scales, ranges, clipping), kernel = simulated vs integer (what
+  // the integer kernels add). has_split: the quantized model has integer tensors to simulate.
+  ErrorStats grid, kernel;
+  bool has_split = false;
 };
 
 // Runs a float model and its quantized rewrite side by side on the same samples.

@@ -237,9 +237,13 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
       std::printf("warning: %zu label entr%s no evaluated sample (e.g. %s)\n", n, n == 1 ? "y names" : "ies name",
                   l["entries_without_sample_examples"][0].get<std::string>().c_str());
   }
-  for (const auto& o : r["outputs"])
-    std::printf("  output '%s': SQNR %.2f dB, cosine %.5f\n", o["name"].get<std::string>().c_str(), o["sqnr_db"].get<double>(),
+  for (const auto& o : r["outputs"]) {
+    std::printf("  output '%s': SQNR %.2f dB, cosine %.5f", o["name"].get<std::string>().c_str(), o["sqnr_db"].get<double>(),
                 o["cosine"].get<double>());
+    if (o.contains("grid_sqnr_db"))
+      std::printf(" (grid %.2f dB, kernels %.2f dB)", o["grid_sqnr_db"].get<double>(), o["kernel_sqnr_db"].get<double>());
+    std::printf("\n");
+  }
   std::printf("worst layers (isolated SQNR, accumulated SQNR):\n");
   int n = 0;
   for (const auto& l : r["layers"]) {

@@ -158,6 +158,7 @@ HostTensor quantize_host(const HostTensor& t, DType dtype, float scale, int32_t 
 struct QuantizationComparison::Impl {
   std::shared_ptr<const Model> fm, qm;
   std::unique_ptr<Executor> fex, qex;
+  std::unique_ptr<Executor> sex;  // the quantized model's fake-quant simulation (none: nothing to split)
   IntegerNumerics numerics = IntegerNumerics::kXnnpack;
   std::map<int, int> to_float;  // quantized tensor -> float tensor
   std::string matching;
@@ -268,6 +269,17 @@ QuantizationComparison::QuantizationComparison(std::shared_ptr<const Model> floa
                 std::to_string(impl_->qex->outputs().size()) + " outputs");
   impl_->build_map();
   impl_->build_layers(qopt);
+  // Split each output's error into the grid's and the kernels' where there are integer
+  // tensors and the integer kernels are what is measured.
+  bool integer = false;
+  for (const Tensor& t : impl_->qm->subgraphs[0].tensors)
+    integer = integer || (is_quantized(t.dtype, quant_of(t)) && !impl_->qm->data_of(t));
+  if (integer && numerics != IntegerNumerics::kSimulate) {
+    ExecutorOptions sopt{threads};
+    sopt.integer_numerics = IntegerNumerics::kSimulate;
+    impl_->sex = std::make_unique<Executor>(impl_->qm, sopt, "simulated model");
+    for (OutputReport& o : impl_->outputs) o.has_split = true;
+  }
 }
 
 QuantizationComparison::~QuantizationComparison() = default;
@@ -326,6 +338,17 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
     m.last_quant.push_back(std::move(f));
     const std::vector<float> r = as_float(m.last_float[k], nullptr);
     if (r.size() == v.size()) m.outputs[k].stats.add(r.data(), v.data(), v.size());
+  }
+  if (m.sex) {
+    const std::vector<HostTensor> sout = m.sex->run(qin);
+    for (size_t k = 0; k < sout.size() && k < qout.size(); ++k) {
+      const Tensor& t = qs.tensors[qs.outputs[k]];
+      const std::vector<float> sv = as_float(sout[k], quant_of(t)), v = as_float(qout[k], quant_of(t));
+      const std::vector<float> r = as_float(m.last_float[k], nullptr);
+      if (r.size() != sv.size() || sv.size() != v.size()) continue;
+      m.outputs[k].grid.add(r.data(), sv.data(), sv.size());
+      m.outputs[k].kernel.add(sv.data(), v.data(), v.size());
+    }
   }
 
   // Isolated: each op on the float model's own inputs.

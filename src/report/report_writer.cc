@@ -82,8 +82,14 @@ json report_json(const ReportData& d) {
   json ranked = layers;
   std::stable_sort(ranked.begin(), ranked.end(), [](const json& a, const json& b) { return rank_key(a) < rank_key(b); });
   json outputs = json::array();
-  for (const OutputReport& o : d.outputs)
-    outputs.push_back({{"name", o.name}, {"sqnr_db", db(o.stats.sqnr_db())}, {"cosine", o.stats.cosine()}});
+  for (const OutputReport& o : d.outputs) {
+    json j = {{"name", o.name}, {"sqnr_db", db(o.stats.sqnr_db())}, {"cosine", o.stats.cosine()}};
+    if (o.has_split) {
+      j["grid_sqnr_db"] = db(o.grid.sqnr_db());      // float vs the fake-quant simulation
+      j["kernel_sqnr_db"] = db(o.kernel.sqnr_db());  // the simulation vs the integer kernels
+    }
+    outputs.push_back(std::move(j));
+  }
 
   // Histograms of the worst quantized layers with every calibrator's range and the chosen one.
   json pictures = json::array();
@@ -201,10 +207,13 @@ std::string report_markdown(const json& r) {
   for (const char* k : {"top1_agreement", "top5_agreement", "pixel_agreement", "float_detections", "quantized_detections"})
     if (a.contains(k)) s << "\n" << k << ": " << cell(a[k]) << "\n";
   if (a.contains("labels")) s << "\n" << labels_markdown(a["labels"]);
-  s << "\n## Outputs\n\n| output | SQNR (dB) | cosine |\n|---|---|---|\n";
+  s << "\n## Outputs\n\nGrid: float against the fake-quant simulation (the scales and ranges); kernels: the "
+       "simulation against the integer model (what the integer kernels add).\n\n"
+    << "| output | SQNR (dB) | cosine | grid SQNR (dB) | kernels SQNR (dB) |\n|---|---|---|---|---|\n";
   for (const json& o : r["outputs"])
     s << "| " << o["name"].get<std::string>() << " | " << fmt(o["sqnr_db"].get<double>()) << " | "
-      << fmt(o["cosine"].get<double>(), 5) << " |\n";
+      << fmt(o["cosine"].get<double>(), 5) << " | " << (o.contains("grid_sqnr_db") ? fmt(o["grid_sqnr_db"].get<double>()) : "-")
+      << " | " << (o.contains("kernel_sqnr_db") ? fmt(o["kernel_sqnr_db"].get<double>()) : "-") << " |\n";
   s << "\n## Layers, worst first (isolated SQNR where available)\n\n"
     << "| op | type | tensor | isolated SQNR | accumulated SQNR | cosine | max abs | RMSE/scale | clipped | float range | scale | zp |\n"
     << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -318,9 +327,12 @@ std::string report_html(const json& r) {
         << "</td></tr>";
     s << "</table><p>" << esc(labels_counts(l)) << "</p>";
   }
-  s << "<h2>Outputs</h2><table><tr><th>output</th><th>SQNR (dB)</th><th>cosine</th></tr>";
+  s << "<h2>Outputs</h2><table><tr><th>output</th><th>SQNR (dB)</th><th>cosine</th><th title='float against the fake-quant "
+       "simulation'>grid SQNR (dB)</th><th title='the simulation against the integer model'>kernels SQNR (dB)</th></tr>";
   for (const json& o : r["outputs"])
-    s << "<tr><td class=l>" << esc(o["name"]) << "</td><td>" << fmt(o["sqnr_db"]) << "</td><td>" << fmt(o["cosine"], 5) << "</td></tr>";
+    s << "<tr><td class=l>" << esc(o["name"]) << "</td><td>" << fmt(o["sqnr_db"]) << "</td><td>" << fmt(o["cosine"], 5) << "</td><td>"
+      << (o.contains("grid_sqnr_db") ? fmt(o["grid_sqnr_db"]) : "-") << "</td><td>"
+      << (o.contains("kernel_sqnr_db") ? fmt(o["kernel_sqnr_db"]) : "-") << "</td></tr>";
   s << "</table><h2>Per-layer SQNR</h2>" << sqnr_chart(r["layers_in_order"]);
   s << "<h2>Worst layers: activation histograms and calibrator ranges</h2>";
   for (const json& p : r["histograms"])

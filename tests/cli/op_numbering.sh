@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One op numbering everywhere: the op number qcal report prints for a layer is the op's index
+# One op numbering everywhere (and the report's grid/kernel split of each output's error): the op number qcal report prints for a layer is the op's index
 # in the float model (as qcal inspect shows it), and --keep-float takes exactly that number.
 # selfie_segmentation: its global average pools become MEAN and conversions are inserted, so
 # the quantized model's op indices differ from the float model's.
@@ -35,3 +35,9 @@ grep -q "^  op $n " "$W/r.log" || fail "the console does not print op $n"
 "$QCAL" quantize "$MODEL" --images "$W/calib" --keep-float "$n" --quiet -o "$W/k.tflite" > "$W/k.log"
 grep -q "^  op $n [A-Z_0-9]* -> '$name': --keep-float $n" "$W/k.log" || { cat "$W/k.log"; fail "--keep-float $n did not keep op $n ('$name') float"; }
 echo "PASS: --keep-float $n keeps '$name' float"
+# The report splits each output's error through the fake-quant simulation: the integer kernels
+# must add less than the grid does (their SQNR against the simulation is the higher).
+json "$W/r/report.json" "all(o['kernel_sqnr_db'] > o['grid_sqnr_db'] > 0 for o in d['outputs'])" | grep -q True ||
+  fail "report.json outputs lack a grid/kernel split, or the kernels add more error than the grid"
+grep -q "(grid [0-9.]* dB, kernels [0-9.]* dB)" "$W/r.log" || fail "the console does not show the split"
+echo "PASS: grid/kernel split in report.json and on the console"
