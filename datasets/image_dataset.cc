@@ -6,18 +6,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cmath>
 #include <iostream>
 #include <map>
 #include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
 #include <sstream>
 #include <string_view>
 
 #include "qcal/dataset.h"
+#include "qcal/image_decode.h"
 #include "qcal/error.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
@@ -25,24 +24,6 @@
 
 namespace qcal {
 namespace fs = std::filesystem;
-
-// ---- interruption ---------------------------------------------------------------------------
-
-namespace {
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) {
-  if (g_interrupted.exchange(true)) _exit(130);  // second Ctrl-C: stop now
-}
-}  // namespace
-
-void install_interrupt_handler() {
-  struct sigaction sa {};
-  sa.sa_handler = on_sigint;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-}
-
-bool interrupt_requested() { return g_interrupted.load(); }
 
 // ---- pre-processing description ------------------------------------------------------------
 
@@ -228,7 +209,8 @@ std::vector<fs::path> list_images(const fs::path& dir) {
   std::vector<fs::path> out;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
+    // Anything named like an image is listed, so what cannot be read (a dangling link, a FIFO,
+    // a folder named x.jpg) is counted and skipped with a warning instead of vanishing.
     std::string ext = it->path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
     if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".webp") out.push_back(it->path());
@@ -367,6 +349,8 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
     check_normalization(pre, first_input);
   }
 
+  // No image file at the pixel limit needs more (an uncompressed 32-bit BMP, plus headers).
+  const uint64_t max_image_bytes = opt.max_pixels * 4 + (uint64_t{1} << 20);
   std::map<uint64_t, std::string> seen;  // content hash -> first file
   ChannelAccumulator channels;
   Progress progress(chosen.size(), opt.progress);
@@ -388,12 +372,10 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
         Slot& s = slots[i];
         try {
           if (images) {
-            const std::vector<uint8_t> bytes = read_file_bytes(f);
+            const std::vector<uint8_t> bytes = read_file_bytes(f, max_image_bytes);
             s.hash = fnv1a(bytes);
-            const cv::Mat img = cv::imdecode(bytes, geom.channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-            if (img.empty() || img.depth() != CV_8U) throw Error("cannot decode the image (corrupt or unsupported)");
-            const cv::Mat cont = img.isContinuous() ? img : img.clone();
-            s.sample.push_back(preprocess_image(cont.data, cont.rows, cont.cols, cont.channels(), first_input, pre));
+            const DecodedImage img = decode_image(bytes, geom.channels == 1, opt.max_pixels);
+            s.sample.push_back(preprocess_image(img.pixels.data(), img.height, img.width, img.channels, first_input, pre));
           } else if (sg.inputs.size() == 1) {
             s.sample.push_back(read_npy(f));
           } else {

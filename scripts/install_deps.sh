@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-  flatbuffers-compiler libflatbuffers-dev libeigen3-dev libopencv-dev libtbb-dev
+  flatbuffers-compiler libflatbuffers-dev libeigen3-dev libopencv-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libtbb-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   nodejs npm
   python3  # the CLI tests read report.json with it

@@ -296,21 +296,6 @@ Model read_model_from_bytes(std::span<const uint8_t> bytes, const std::string& l
   return m;
 }
 
-std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw Error(path.string() + ": is a directory, not a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open (" + std::strerror(errno) + ")");
-  in.seekg(0, std::ios::end);
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error(path.string() + ": cannot determine the file size");
-  in.seekg(0);
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
-    throw Error(path.string() + ": read error");
-  return bytes;
-}
-
 Model read_model(const std::filesystem::path& path) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   return read_model_from_bytes(bytes, path.string());

@@ -135,48 +135,6 @@ std::vector<uint8_t> serialize_model(const Model& model) {
   return {builder.GetBufferPointer(), builder.GetBufferPointer() + builder.GetSize()};
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  namespace fs = std::filesystem;
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(path.string() + ": cannot write: folder '" + dir.string() + "' does not exist");
-  if (fs::is_directory(path, ec)) throw Error(path.string() + ": cannot write: it is a directory");
-  // A unique temporary name in the same folder, so the final rename is atomic.
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
-  const int fd = mkstemp(tmpl.data());
-  if (fd < 0) throw Error(path.string() + ": cannot create a temporary file in '" + dir.string() + "' (" + std::strerror(errno) + ")");
-  auto fail = [&](const char* what) {
-    const std::string reason = std::strerror(errno);
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    throw Error(path.string() + ": " + what + " (" + reason + ")");
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed");
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0) fail("cannot set permissions");
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) {
-    ::unlink(tmpl.c_str());
-    throw Error(path.string() + ": close failed (" + std::strerror(errno) + ")");
-  }
-  if (std::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(tmpl.c_str());
-    throw Error(path.string() + ": cannot rename the temporary file into place (" + reason + ")");
-  }
-}
-
-void write_file_atomic(const std::filesystem::path& path, const std::string& text) {
-  write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
-
 void write_model(const Model& model, const std::filesystem::path& path, const std::filesystem::path& protect) {
   std::error_code ec;
   if (!protect.empty() && std::filesystem::exists(path, ec) && std::filesystem::equivalent(path, protect, ec))

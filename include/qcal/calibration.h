@@ -63,6 +63,14 @@ struct CalibrationData {
   static CalibrationData load(const std::filesystem::path& path, const Model& model);
 };
 
+// What load() checks beyond the fingerprint, as one-line Errors naming `label` and the tensor:
+// every range finite with min <= max (channel ranges inside it), counts consistent, statistics
+// only for float activations of `model`, every activation a calibration pass observes present,
+// and not every range a single value (an edited or degenerate file would quantize to garbage).
+void check_calibration(const CalibrationData& c, const Model& model, const std::string& label);
+// The part of it that needs no model: one tensor's statistics (errors start with `name`).
+void check_tensor_stats(const TensorStats& s, const std::string& name);
+
 struct CalibrationOptions {
   DatasetOptions dataset;
   int bins = Histogram::kDefaultMaxBins;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "qcal/executor.h"
+#include "qcal/files.h"
 #include "qcal/model.h"
 
 namespace qcal {
@@ -70,6 +71,7 @@ struct DatasetOptions {
   int threads = 1;
   int batch = 32;                 // samples decoded at a time
   bool progress = true;           // progress on stderr
+  uint64_t max_pixels = 40'000'000;  // larger images are skipped from their header, undecoded
 };
 
 struct DatasetReport {
@@ -90,8 +92,8 @@ std::vector<std::filesystem::path> list_samples(const Model& model, int subgraph
 
 // Streams the dataset through `consume` in batches of pre-processed samples (each sample:
 // one HostTensor per model input). Unreadable files are skipped with a warning; zero usable
-// samples is an error. Decoding runs in parallel; a Ctrl-C stops between batches with an
-// Error("interrupted").
+// samples is an error. Decoding runs in parallel; an interruption (qcal/files.h) stops between
+// batches with an Error("interrupted").
 DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& options,
                              const std::function<void(std::vector<std::vector<HostTensor>>&)>& consume);
 // The same, also giving each sample's source (files[i] is batch[i]'s path, as list_samples
@@ -99,10 +101,5 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
 DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& options,
                              const std::function<void(std::vector<std::vector<HostTensor>>& batch,
                                                       const std::vector<std::filesystem::path>& files)>& consume);
-
-// Installs a SIGINT handler that requests a clean stop (checked by stream_dataset and other
-// long loops); a second Ctrl-C exits at once.
-void install_interrupt_handler();
-bool interrupt_requested();
 
 }  // namespace qcal

@@ -2,6 +2,7 @@
 // observer for every tensor it produces.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,12 +42,21 @@ class Observer {
   virtual void on_tensor(const TensorEvent& event) = 0;
 };
 
+// The memory an executor may take: precomputed constants plus one activation arena per
+// concurrent inference. A model that needs more is refused (one-line Error) before the
+// arena is allocated. ExecutorOptions::max_memory = 0 takes this process-wide default
+// (4 GiB; the CLI's --max-memory sets it).
+inline constexpr uint64_t kDefaultMaxMemory = uint64_t{4} << 30;
+void set_default_max_memory(uint64_t bytes);
+uint64_t default_max_memory();
+
 struct ExecutorOptions {
   int threads = 1;        // threads inside ops for run(); workers across inferences for run_batch()
   int subgraph = 0;
   Numerics numerics = Numerics::kFloat;
   IntegerNumerics integer_numerics = IntegerNumerics::kXnnpack;  // for int8 kernels
   const KernelRegistry* registry = nullptr;  // nullptr: KernelRegistry::global()
+  uint64_t max_memory = 0;                   // bytes; 0: default_max_memory()
 };
 
 struct UnsupportedOp {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "qcal/files.h"
 #include "qcal/model.h"
 
 namespace qcal {
@@ -37,10 +38,5 @@ std::vector<uint8_t> serialize_model(const Model& model);
 // input model) when given.
 void write_model(const Model& model, const std::filesystem::path& path,
                  const std::filesystem::path& protect = {});
-
-// Whole-file helpers used across qcal.
-std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
-void write_file_atomic(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace qcal

@@ -19,6 +19,7 @@ namespace qcal {
 class Histogram {
  public:
   static constexpr int kDefaultMaxBins = 2048;
+  static constexpr int kMaxBinsLimit = 1 << 16;  // what a cache may ask for: memory stays bounded
   explicit Histogram(int max_bins = kDefaultMaxBins) : max_bins_(max_bins) {}
 
   // Adds x[0], x[stride], x[2*stride], ... (NaN ignored; +-inf counted as non-finite).

@@ -31,6 +31,7 @@ struct DataArgs {
   int num = 0, threads = 1;
   uint32_t seed = 0;
   bool quiet = false;
+  uint64_t max_pixels = 40'000'000;
 };
 
 void add_data_options(CLI::App* cmd, DataArgs& a) {
@@ -38,6 +39,8 @@ void add_data_options(CLI::App* cmd, DataArgs& a) {
   cmd->add_option("--inputs", a.inputs, "folder of .npy samples instead of images (multi-input models: one "
                                         "sub-folder per sample holding <input name>.npy)");
   cmd->add_option("--num", a.num, "use N samples (reproducible sample with --seed); default all");
+  cmd->add_option("--max-pixels", a.max_pixels, "skip images larger than this many pixels, from their header (default 40000000)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32));
   cmd->add_option("--seed", a.seed, "seed for --num");
   cmd->add_option("--resize", a.resize, "stretch | crop | letterbox (default: as calibrated, else stretch)")
       ->check(CLI::IsMember({"stretch", "crop", "letterbox"}));
@@ -115,8 +118,8 @@ qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& 
     for (float s : a.std)
       if (!(s > 0)) throw qcal::Error("--std values must be positive");
     if (recorded && (a.mean != recorded->mean || a.std != recorded->std))
-      overrides.push_back("--mean/--std (calibrated with mean " + nlohmann::json(recorded->mean).dump() + " std " +
-                          nlohmann::json(recorded->std).dump() + ")");
+      overrides.push_back("--mean/--std (calibrated with mean " + nlohmann::json(recorded->mean).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + " std " +
+                          nlohmann::json(recorded->std).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ")");
     p.mean = a.mean;
     p.std = a.std;
     p.normalization_source = "user";
@@ -148,6 +151,13 @@ std::optional<qcal::Preprocessing> recorded_preprocessing(const qcal::Model& qua
   }
 }
 
+// Refuses, before any work, an output that would land on one of the command's inputs (also
+// through links) or onto something that is not a regular file (a folder output: a folder).
+void check_output(const std::string& output, const std::vector<std::string>& inputs, bool folder = false) {
+  const std::vector<fs::path> paths(inputs.begin(), inputs.end());
+  qcal::check_output_path(output, paths, folder);
+}
+
 qcal::DatasetOptions dataset_options(const DataArgs& a) {
   qcal::DatasetOptions o;
   o.images = a.images;
@@ -156,6 +166,7 @@ qcal::DatasetOptions dataset_options(const DataArgs& a) {
   o.seed = a.seed;
   o.threads = a.threads;
   o.progress = !a.quiet;
+  o.max_pixels = a.max_pixels;
   return o;
 }
 
@@ -176,11 +187,11 @@ struct CalibrateArgs {
 };
 
 int run_calibrate(const CalibrateArgs& a) {
+  check_output(a.output, {a.model});
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   if (a.data.images.empty() == a.data.inputs.empty()) throw qcal::Error("give --images DIR or --inputs DIR");
   const qcal::Preprocessing pre = resolve_preprocessing(a.data, *model);
   if (!a.data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
-  qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
   opt.per_channel_tensors = qcal::channel_statistics_tensors(*model);
@@ -201,7 +212,7 @@ struct InspectArgs {
 int run_inspect(const InspectArgs& a) {
   const qcal::Model m = qcal::read_model(a.model);
   if (a.json)
-    std::cout << qcal::inspect_json(m).dump(1) << "\n";
+    std::cout << qcal::inspect_json(m).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   else
     std::cout << qcal::inspect_text(m, a.model);
   return 0;
@@ -218,21 +229,21 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   const nlohmann::json& a = r["accuracy"];
   std::printf("report over %zu samples (tensors matched by %s)\n", d.samples, d.matching.c_str());
   std::printf("accuracy (%s): %s float %s quantized %s drop %s\n", a["task"].get<std::string>().c_str(),
-              a["metric"].get<std::string>().c_str(), a["float"].dump().c_str(), a["quantized"].dump().c_str(),
-              a["drop"].dump().c_str());
+              a["metric"].get<std::string>().c_str(), a["float"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), a["quantized"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+              a["drop"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   if (a.contains("labels")) {
     const nlohmann::json& l = a["labels"];
     if (l.contains("float_map50"))
       std::printf("labels (%s): %zu labelled, %zu without a label, %zu boxes; mAP@0.5%s float %s quantized %s drop %s\n",
                   l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
                   l["unlabelled_samples"].get<size_t>(), l["labelled_boxes"].get<size_t>(),
-                  l["class_agnostic"].get<bool>() ? " (class-agnostic)" : "", l["float_map50"].dump().c_str(),
-                  l["quantized_map50"].dump().c_str(), l["map50_drop"].dump().c_str());
+                  l["class_agnostic"].get<bool>() ? " (class-agnostic)" : "", l["float_map50"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+                  l["quantized_map50"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), l["map50_drop"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     else
       std::printf("labels (%s): %zu labelled, %zu without a label; top-5 accuracy float %s quantized %s\n",
                   l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
-                  l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump().c_str(),
-                  l["quantized_top5_accuracy"].dump().c_str());
+                  l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+                  l["quantized_top5_accuracy"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     if (const size_t n = l["entries_without_sample"].get<size_t>())
       std::printf("warning: %zu label entr%s no evaluated sample (e.g. %s)\n", n, n == 1 ? "y names" : "ies name",
                   l["entries_without_sample_examples"][0].get<std::string>().c_str());
@@ -303,7 +314,6 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
   if (data.images.empty() == data.inputs.empty()) throw qcal::Error("the report needs --images DIR or --inputs DIR");
   const qcal::Preprocessing pre = resolve_preprocessing(data, *fm, calibrated);
   if (!data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
-  qcal::install_interrupt_handler();
   qcal::ReportOptions ro;
   ro.task = setup.task;
   ro.ssd = setup.ssd;
@@ -314,12 +324,15 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
 }
 
 int run_report(const ReportArgs& a) {
+  check_output(a.output, {a.float_model, a.quant_model, a.labels, a.data.images, a.data.inputs}, true);
+  qcal::OutputFolder folder(a.output, "report.json");
   auto fm = std::make_shared<qcal::Model>(qcal::read_model(a.float_model));
   auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.quant_model));
   const TaskSetup setup = prepare_task(*fm, a.task, a.labels, a.data);
   const qcal::ReportData d =
       run_comparison(fm, a.float_model, qm, a.quant_model, a.data, setup, a.numerics, recorded_preprocessing(*qm));
-  qcal::write_report(a.output, d);
+  qcal::write_report(folder.path(), d);
+  folder.commit();
   print_report_summary(d, a.output);
   return 0;
 }
@@ -380,7 +393,6 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
   }
   const qcal::Preprocessing pre = resolve_preprocessing(a.data, *model);
   if (!a.data.images.empty()) std::cout << "pre-processing: " << pre.describe() << "\n";
-  qcal::install_interrupt_handler();
   qcal::CalibrationOptions opt;
   opt.dataset = dataset_options(a.data);
   opt.per_channel_tensors = qcal::channel_statistics_tensors(*model);
@@ -393,6 +405,12 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
 int run_quantize(const QuantizeArgs& a) {
   if (!a.labels.empty() && a.report_dir.empty() && a.max_drop < 0)
     throw qcal::Error("--labels is for the evaluation of --report DIR or --max-drop X");
+  check_output(a.output, {a.model, a.calib, a.labels});
+  std::optional<qcal::OutputFolder> report_folder;
+  if (!a.report_dir.empty()) {
+    check_output(a.report_dir, {a.model, a.calib, a.labels, a.output, a.data.images, a.data.inputs, a.eval_images}, true);
+    report_folder.emplace(a.report_dir, "report.json");
+  }
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::check_float_model(*model, a.model);
   const auto size_before = fs::file_size(a.model);
@@ -425,6 +443,12 @@ int run_quantize(const QuantizeArgs& a) {
     const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
     opt.channel_ranges = qcal::channel_ranges_from_calibration(calib);  // equalization, weight-rounding correction
     out = qcal::quantize_int8(*model, ranges, opt, summary);
+    if (summary.quantized_ops == 0)
+      throw qcal::Error(a.model + ": int8: no op could be quantized" +
+                        (summary.kept_float.empty() ? std::string()
+                                                    : " (op " + std::to_string(summary.kept_float[0].op) + " " +
+                                                          summary.kept_float[0].op_name + ": " + summary.kept_float[0].reason + ")") +
+                        "; nothing written");
     if (a.max_drop >= 0) {
       if (eval.images.empty() && eval.inputs.empty())
         throw qcal::Error("--max-drop evaluates candidates: give --eval-images (or --images)");
@@ -484,7 +508,16 @@ int run_quantize(const QuantizeArgs& a) {
   record["summary"] = summary.to_json();
   qcal::set_quantization_record(out, record);
   qcal::verify_quantized_model(out);
+  // The report is measured on exactly the bytes about to be written, and written first, so a
+  // failing evaluation leaves neither file.
+  std::optional<qcal::ReportData> report;
+  if (report_folder) {
+    auto qm = std::make_shared<qcal::Model>(qcal::read_model_from_bytes(qcal::serialize_model(out), a.output));
+    report = run_comparison(model, a.model, qm, a.output, eval, setup, qcal::IntegerNumerics::kXnnpack, calibrated);
+    qcal::write_report(report_folder->path(), *report);
+  }
   qcal::write_model(out, a.output, a.model);
+  if (report_folder) report_folder->commit();
 
   std::printf("%s: %d ops quantized", a.scheme.c_str(), summary.quantized_ops);
   if (summary.quantize_ops_added || summary.dequantize_ops_added)
@@ -505,11 +538,7 @@ int run_quantize(const QuantizeArgs& a) {
     if (a.eval_images.empty())
       std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
                    "tell more\n";
-    auto qm = std::make_shared<qcal::Model>(qcal::read_model(a.output));
-    const qcal::ReportData d =
-        run_comparison(model, a.model, qm, a.output, eval, setup, qcal::IntegerNumerics::kXnnpack, calibrated);
-    qcal::write_report(a.report_dir, d);
-    print_report_summary(d, a.report_dir);
+    print_report_summary(*report, a.report_dir);
   }
   return 0;
 }
@@ -531,7 +560,8 @@ int run_compare(const CompareArgs& a) {
   eval.inputs.clear();
   const TaskSetup setup = prepare_task(*model, a.task, a.labels, eval);
   const std::vector<qcal::SchemeSpec> specs = qcal::parse_schemes(a.schemes);
-  fs::create_directories(a.output);
+  check_output(a.output, {a.model, a.labels, a.data.images, a.data.inputs, a.eval_images}, true);
+  qcal::OutputFolder folder(a.output, "compare.json");
   std::optional<qcal::CalibrationData> calib;
   if (std::any_of(specs.begin(), specs.end(), [](const auto& s) { return s.scheme == "int8"; })) {
     QuantizeArgs qa;
@@ -552,7 +582,7 @@ int run_compare(const CompareArgs& a) {
     qcal::verify_quantized_model(q);
     std::string file = spec.label;
     std::replace(file.begin(), file.end(), ':', '_');
-    const fs::path path = fs::path(a.output) / (file + ".tflite");
+    const fs::path path = folder.path() / (file + ".tflite");
     qcal::write_model(q, path.string(), a.model);
     auto qm = std::make_shared<qcal::Model>(qcal::read_model(path.string()));
     const qcal::ReportData d =
@@ -575,10 +605,11 @@ int run_compare(const CompareArgs& a) {
     results.push_back(std::move(res));
   }
   const nlohmann::json c = qcal::comparison_json(results);
-  qcal::write_file_atomic(fs::path(a.output) / "compare.json", c.dump(1) + "\n");
+  qcal::write_file_atomic(folder.path() / "compare.json", c.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   const std::string md = qcal::comparison_markdown(c);
-  qcal::write_file_atomic(fs::path(a.output) / "compare.md", md);
-  qcal::write_file_atomic(fs::path(a.output) / "compare.html", qcal::comparison_html(c));
+  qcal::write_file_atomic(folder.path() / "compare.md", md);
+  qcal::write_file_atomic(folder.path() / "compare.html", qcal::comparison_html(c));
+  folder.commit();
   std::cout << md << "winner: " << c["winner"].get<std::string>() << "\nwrote " << a.output
             << "/compare.json, compare.md, compare.html and one .tflite per scheme\n";
   return 0;
@@ -589,6 +620,7 @@ struct RewriteArgs {
 };
 
 int run_rewrite(const RewriteArgs& a) {
+  check_output(a.output, {a.model});
   const qcal::Model m = qcal::read_model(a.model);
   qcal::write_model(m, a.output, a.model);
   std::cout << "wrote " << a.output << " (" << fs::file_size(a.output) << " bytes)\n";
@@ -607,7 +639,8 @@ int run_preprocess(const PreprocessArgs& a) {
   if (a.data.images.empty()) throw qcal::Error("give --images DIR");
   const qcal::Preprocessing pre = resolve_preprocessing(a.data, m);
   std::cout << "pre-processing: " << pre.describe() << "\n";
-  fs::create_directories(a.output_dir);
+  check_output(a.output_dir, {a.model, a.data.images}, true);
+  qcal::OutputFolder folder(a.output_dir, "index.json");
   nlohmann::json index = {{"model", a.model}, {"preprocessing", pre.to_json()}, {"samples", nlohmann::json::array()}};
   size_t n = 0;
   index["sources"] = nlohmann::json::array();  // sources[i]: the image samples[i] was made from
@@ -617,13 +650,14 @@ int run_preprocess(const PreprocessArgs& a) {
         for (size_t i = 0; i < batch.size(); ++i) {
           char name[32];
           std::snprintf(name, sizeof name, "sample%05zu.npy", n++);
-          qcal::write_npy(fs::path(a.output_dir) / name, batch[i][0]);
+          qcal::write_npy(folder.path() / name, batch[i][0]);
           index["samples"].push_back(name);
           index["sources"].push_back(files[i].string());
         }
       });
   print_dataset_report(r);
-  qcal::write_file_atomic(fs::path(a.output_dir) / "index.json", index.dump(1) + "\n");
+  qcal::write_file_atomic(folder.path() / "index.json", index.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  folder.commit();
   std::cout << "wrote " << n << " inputs to " << a.output_dir << "\n";
   return 0;
 }
@@ -664,7 +698,7 @@ int run_ranges(const RangesArgs& a) {
     if (!a.json) std::printf("\n");
     out["tensors"].push_back(std::move(row));
   }
-  if (a.json) std::cout << out.dump(1) << "\n";
+  if (a.json) std::cout << out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   return 0;
 }
 
@@ -677,6 +711,17 @@ struct RunArgs {
 };
 
 int run_run(const RunArgs& a) {
+  std::vector<std::string> run_inputs = a.inputs;
+  run_inputs.push_back(a.model);
+  std::optional<qcal::OutputFolder> out_folder, dump_folder;
+  if (!a.output_dir.empty()) {
+    check_output(a.output_dir, run_inputs, true);
+    out_folder.emplace(a.output_dir, "manifest.json");
+  }
+  if (!a.dump_all.empty()) {
+    check_output(a.dump_all, run_inputs, true);
+    dump_folder.emplace(a.dump_all, "index.json");
+  }
   auto model = std::make_shared<qcal::Model>(qcal::read_model(a.model));
   qcal::ExecutorOptions opts{a.threads};
   opts.integer_numerics = a.numerics;
@@ -700,9 +745,10 @@ int run_run(const RunArgs& a) {
   std::vector<qcal::HostTensor> outputs;
   if (!a.dump_all.empty()) {
     if (batches.size() != 1) throw qcal::Error("--dump-all runs one sample; the inputs hold " + std::to_string(batches.size()));
-    qcal::DumpAllObserver dump(a.dump_all);
+    qcal::DumpAllObserver dump(dump_folder->path());
     outputs = ex.run(batches[0], &dump);
     dump.finish(ex.subgraph());
+    dump_folder->commit();
     std::cout << "dumped every tensor to " << a.dump_all << " (index.json)\n";
   } else if (batches.size() == 1) {
     outputs = ex.run(batches[0]);
@@ -710,20 +756,22 @@ int run_run(const RunArgs& a) {
     outputs = qcal::stack_batch(ex.run_batch(batches));
   }
   nlohmann::json manifest = {{"model", a.model}, {"samples", batches.size()}, {"outputs", nlohmann::json::array()}};
-  if (!a.output_dir.empty()) fs::create_directories(a.output_dir);
   for (size_t k = 0; k < outputs.size(); ++k) {
     const auto& o = outputs[k];
     std::cout << "output " << k << " '" << o.name << "' " << qcal::dtype_name(o.dtype) << qcal::shape_str(o.shape);
     if (!a.output_dir.empty()) {
       const std::string file = "out" + std::to_string(k) + ".npy";
-      qcal::write_npy(fs::path(a.output_dir) / file, o);
+      qcal::write_npy(out_folder->path() / file, o);
       manifest["outputs"].push_back({{"name", o.name}, {"dtype", qcal::dtype_name(o.dtype)}, {"shape", o.shape},
                                      {"tensor_index", ex.outputs()[k]}, {"file", file}});
       std::cout << " -> " << (fs::path(a.output_dir) / file).string();
     }
     std::cout << "\n";
   }
-  if (!a.output_dir.empty()) qcal::write_file_atomic(fs::path(a.output_dir) / "manifest.json", manifest.dump(1) + "\n");
+  if (out_folder) {
+    qcal::write_file_atomic(out_folder->path() / "manifest.json", manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    out_folder->commit();
+  }
   return 0;
 }
 
@@ -759,7 +807,7 @@ int run_bench(const BenchArgs& a) {
                             {"unshared_activation_bytes", ex.unshared_activation_bytes()},
                             {"collecting_statistics", a.stats}};
   if (a.json) {
-    std::cout << j.dump(1) << "\n";
+    std::cout << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::printf("%s: %d thread%s, %d runs after %d warm-up%s\n", a.model.c_str(), a.threads, a.threads == 1 ? "" : "s",
@@ -920,11 +968,20 @@ int main(int argc, char** argv) {
   bench->add_flag("--json", ba.json, "print JSON");
   bench->add_flag("--stats", ba.stats, "also collect calibration statistics (min/max, histogram) on every tensor");
 
+  // Every command that runs a model takes --max-memory.
+  uint64_t max_memory = qcal::kDefaultMaxMemory;
+  for (CLI::App* cmd : {quantize, compare, report, calibrate, run, bench})
+    cmd->add_option("--max-memory", max_memory,
+                    "refuse a model whose activations and constants would need more memory than this (default 4GB; "
+                    "units b, kb, mb, gb = 1024-based)")
+        ->transform(CLI::AsSizeValue(false));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  qcal::install_interrupt_handler();
+  qcal::set_default_max_memory(max_memory);
   try {
     if (*inspect) return run_inspect(ia);
     if (*quantize) return run_quantize(qa);

@@ -6,6 +6,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
@@ -13,6 +14,13 @@
 #include "qcal/error.h"
 
 namespace qcal {
+
+namespace {
+std::atomic<uint64_t> g_default_max_memory{kDefaultMaxMemory};
+}  // namespace
+
+void set_default_max_memory(uint64_t bytes) { g_default_max_memory.store(bytes); }
+uint64_t default_max_memory() { return g_default_max_memory.load(); }
 namespace {
 
 constexpr size_t kAlign = 64;  // cache line; also what AVX-512 loads like
@@ -186,6 +194,18 @@ struct Executor::Impl {
   std::vector<int64_t> arena_offset;      // per tensor; -1 when not in the arena
   std::vector<AlignedBuffer> persistent;  // outputs of folded ops
   size_t arena_size = 0, unshared_size = 0;
+  uint64_t memory_limit = 0, persistent_bytes = 0;
+  mutable size_t states = 0;  // RunStates allocated (one arena each)
+
+  // Reserves `bytes` of precomputed constants against the limit, before allocating them.
+  uint8_t* add_persistent(size_t bytes, const std::string& what) {
+    if (persistent_bytes + bytes > memory_limit)
+      throw Error(what + " needs " + std::to_string(persistent_bytes + bytes) + " bytes of constants, over the memory limit of " +
+                  std::to_string(memory_limit) + " (--max-memory)");
+    persistent_bytes += bytes;
+    persistent.emplace_back(bytes);
+    return persistent.back().get();
+  }
 
   // One inference's memory: reused across runs so page faults are paid once.
   struct RunState {
@@ -223,6 +243,7 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
   m.model = std::move(model);
   m.options = options;
   m.label = std::move(label);
+  m.memory_limit = options.max_memory ? options.max_memory : default_max_memory();
   if (options.integer_numerics == IntegerNumerics::kSimulate) {
     m.model = std::make_shared<Model>(simulate_quantization(*m.model));
   } else if (uses_uint8_scheme(*m.model)) {  // legacy uint8 runs on int8 kernels, exactly
@@ -260,6 +281,10 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
       d.constant = true;
       d.data = const_cast<uint8_t*>(b->data.data());  // kernels never write their inputs
       d.bytes = b->data.size();
+    } else if (d.bytes > m.memory_limit) {
+      throw Error(m.label + ": tensor " + std::to_string(i) + " ('" + t.name + "') " + shape_str(t.shape) + " needs " +
+                  std::to_string(d.bytes) + " bytes, over the memory limit of " + std::to_string(m.memory_limit) +
+                  " (--max-memory)");
     }
   }
   for (int32_t i : m.sg->inputs)
@@ -282,9 +307,8 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
       const bool quantized_weights = d.constant && is_quantized_int(t.dtype) && d.quant && d.quant->has_scale();
       if (!quantized_weights || float_readers[i] == 0 || other_readers[i] != 0) continue;
       const std::vector<float> values = constant_as_float(*m.model, t);
-      m.persistent.emplace_back(values.size() * 4);
-      std::memcpy(m.persistent.back().get(), values.data(), values.size() * 4);
-      d.data = m.persistent.back().get();
+      d.data = m.add_persistent(values.size() * 4, m.label + ": dequantized weights '" + t.name + "'");
+      std::memcpy(d.data, values.data(), values.size() * 4);
       d.bytes = values.size() * 4;
       d.dtype = DType::kFloat32;
       d.quant = nullptr;
@@ -307,8 +331,7 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
         // Constant subgraphs (fp16 weights behind DEQUANTIZE, DENSIFY of sparse weights,
         // shape arithmetic) are computed once, as TFLite does for constant DEQUANTIZE.
         for (TensorData* out : ctx.outputs) {
-          m.persistent.emplace_back(out->bytes);
-          out->data = m.persistent.back().get();
+          out->data = m.add_persistent(out->bytes, "folding op " + std::to_string(oi));
           out->constant = true;
         }
         step.kernel->eval(ctx);
@@ -319,6 +342,10 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
     throw Error(m.label + ": " + e.what());
   }
   m.plan_arena();
+  if (m.persistent_bytes + m.arena_size > m.memory_limit)
+    throw Error(m.label + ": the activations need " + std::to_string(m.arena_size) + " bytes (plus " +
+                std::to_string(m.persistent_bytes) + " of constants), over the memory limit of " +
+                std::to_string(m.memory_limit) + " (--max-memory)");
 }
 
 Executor::~Executor() = default;
@@ -379,6 +406,15 @@ std::unique_ptr<Executor::Impl::RunState> Executor::Impl::acquire() const {
       pool.pop_back();
       return s;
     }
+  }
+  {
+    // Each concurrent inference has its own arena: more workers, more memory.
+    std::lock_guard<std::mutex> lock(pool_mutex);
+    if (persistent_bytes + (states + 1) * static_cast<uint64_t>(arena_size) > memory_limit)
+      throw Error(label + ": " + std::to_string(states + 1) + " concurrent inferences need " +
+                  std::to_string(persistent_bytes + (states + 1) * static_cast<uint64_t>(arena_size)) +
+                  " bytes, over the memory limit of " + std::to_string(memory_limit) + " (--max-memory); use fewer --threads");
+    ++states;
   }
   auto s = std::make_unique<RunState>();
   s->arena = AlignedBuffer(arena_size);

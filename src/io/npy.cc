@@ -137,8 +137,13 @@ Header parse_header(std::string_view h, const std::string& where) {
 }  // namespace
 
 HostTensor read_npy(const std::filesystem::path& path) {
-  const std::vector<uint8_t> b = read_file_bytes(path);
-  const std::string where = path.string() + ": ";
+  HostTensor t = decode_npy(read_file_bytes(path), path.string());
+  t.name = path.stem().string();
+  return t;
+}
+
+HostTensor decode_npy(std::span<const uint8_t> b, const std::string& label) {
+  const std::string where = label + ": ";
   static const uint8_t kMagic[] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (b.size() < 10 || std::memcmp(b.data(), kMagic, 6) != 0) throw Error(where + "not a .npy file (bad magic)");
   const int major = b[6];
@@ -159,7 +164,6 @@ HostTensor read_npy(const std::filesystem::path& path) {
   const Header h = parse_header({reinterpret_cast<const char*>(b.data()) + offset, header_len}, where);
   if (h.fortran_order) throw Error(where + "Fortran-ordered arrays are not supported; save with np.ascontiguousarray");
   HostTensor t;
-  t.name = path.stem().string();
   t.shape = h.shape;
   bool found = false;
   for (const auto& e : kDescr)

@@ -36,7 +36,7 @@ void DumpAllObserver::finish(const Subgraph& sg) {
     const int op = e["op"];
     e["op_name"] = op >= 0 ? sg.operators[op].code.name() : "(input)";
   }
-  write_file_atomic(dir_ / "index.json", index_.dump(1) + "\n");
+  write_file_atomic(dir_ / "index.json", index_.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 std::vector<HostTensor> random_inputs(const Executor& ex, uint32_t seed, float lo, float hi) {

@@ -55,10 +55,11 @@ inline int32_t rounding_divide_by_pot(int32_t x, int exponent) {
 inline int32_t multiply_by_quantized_multiplier(int32_t x, FixedMultiplier m) {
   const int left_shift = m.shift > 0 ? m.shift : 0;
   const int right_shift = m.shift > 0 ? 0 : -m.shift;
-  return rounding_divide_by_pot(
-      saturating_rounding_doubling_high_mul(static_cast<int32_t>(static_cast<int64_t>(x) * (1LL << left_shift)),
-                                            m.multiplier),
-      right_shift);
+  // TFLite computes x * (1 << left_shift) in int32, which wraps; so does this, without the
+  // undefined behaviour of shifting by 32 or more (a multiplier of 2^100 has left_shift 101).
+  const int32_t shifted =
+      left_shift >= 32 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(x) << left_shift);
+  return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(shifted, m.multiplier), right_shift);
 }
 
 // XNNPACK's fp32 requantization: float(acc) * scale, clamped to [qmin, qmax] - zp, rounded

@@ -22,7 +22,7 @@ std::string trim(std::string s) {
 
 // Numbers for people: 4 significant digits; null as "-".
 std::string num(const json& v) {
-  if (!v.is_number()) return v.is_null() ? "-" : v.dump();
+  if (!v.is_number()) return v.is_null() ? "-" : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::ostringstream s;
   s.precision(4);
   s << v.get<double>();

@@ -596,7 +596,7 @@ class Int8Rewriter {
     const int64_t channels = static_cast<int64_t>(mean.size());
     // Depthwise: the weights' channel axis is the output axis; channel c reads input c / M.
     const bool depthwise = out_axis == in_axis;
-    if (channels == 0 || (depthwise ? ins % channels != 0 : ins % channels != 0)) return {};
+    if (channels == 0 || ins % channels != 0) return {};
     const int64_t multiplier = depthwise ? ins / channels : 1;
     // Conv weights are [., kh, kw, in]: the tap of element i is (i / in) mod (kh x kw).
     const bool spatial = shape.size() == 4;

@@ -177,7 +177,7 @@ TensorRanges ranges_from_calibration(const CalibrationData& c, const std::string
 
 constexpr const char* kRecordName = "qcal_quantization";
 
-void set_quantization_record(Model& model, const nlohmann::json& record) { set_metadata(model, kRecordName, record.dump()); }
+void set_quantization_record(Model& model, const nlohmann::json& record) { set_metadata(model, kRecordName, record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
 
 std::optional<nlohmann::json> quantization_record(const Model& model) {
   const std::optional<std::string> text = model.metadata_string(kRecordName);

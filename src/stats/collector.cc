@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <cstdio>
 
 #include "qcal/calibration.h"
@@ -79,10 +82,12 @@ CalibrationData CalibrationData::from_json(const nlohmann::json& j) {
   return c;
 }
 
-void CalibrationData::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json().dump() + "\n"); }
+void CalibrationData::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); }
 
 CalibrationData CalibrationData::load(const std::filesystem::path& path, const Model& model) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  // Far above any real cache (thousands of tensors x 2048 bins); the JSON tree is ~10x the file.
+  constexpr uint64_t kMaxCacheBytes = uint64_t{64} << 20;
+  const std::vector<uint8_t> bytes = read_file_bytes(path, kMaxCacheBytes);
   CalibrationData c;
   try {
     c = from_json(nlohmann::json::parse(bytes.begin(), bytes.end()));
@@ -95,7 +100,72 @@ CalibrationData CalibrationData::load(const std::filesystem::path& path, const M
   if (c.model_fingerprint != fp)
     throw Error(path.string() + ": calibration was collected on another model ('" + c.model_label + "', " +
                 c.model_fingerprint + "; this model is " + fp + "); re-run qcal calibrate");
+  check_calibration(c, model, path.string());
   return c;
+}
+
+namespace {
+
+// The float tensors a calibration pass always observes: graph inputs and the outputs of every
+// op that reads one of them, directly or not (ops on constants only are folded, not observed).
+std::vector<int> observed_float_tensors(const Subgraph& sg) {
+  std::vector<bool> dynamic(sg.tensors.size(), false);
+  for (int32_t i : sg.inputs) dynamic[static_cast<size_t>(i)] = true;
+  for (const Operator& op : sg.operators) {
+    const bool reads_dynamic = std::any_of(op.inputs.begin(), op.inputs.end(), [&](int32_t i) {
+      return i >= 0 && dynamic[static_cast<size_t>(i)];
+    });
+    if (reads_dynamic)
+      for (int32_t o : op.outputs)
+        if (o >= 0) dynamic[static_cast<size_t>(o)] = true;
+  }
+  std::vector<int> out;
+  for (size_t t = 0; t < sg.tensors.size(); ++t)
+    if (dynamic[t] && sg.tensors[t].dtype == DType::kFloat32) out.push_back(static_cast<int>(t));
+  return out;
+}
+
+}  // namespace
+
+void check_tensor_stats(const TensorStats& s, const std::string& name) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  const bool no_finite_value = s.min == kInf && s.max == -kInf && s.sampled == 0;
+  if (!no_finite_value && !(std::isfinite(s.min) && std::isfinite(s.max) && s.min <= s.max))
+    throw Error(name + " has range [" + std::to_string(s.min) + ", " + std::to_string(s.max) +
+                "], not a finite range with min <= max");
+  if (s.sampled > s.count)
+    throw Error(name + " has inconsistent counts (count " + std::to_string(s.count) + ", sampled " + std::to_string(s.sampled) + ")");
+  for (size_t k = 0; k < s.channel_min.size(); ++k)
+    if (!(s.channel_min[k] == kInf && s.channel_max[k] == -kInf) &&
+        (!(s.channel_min[k] <= s.channel_max[k]) || s.channel_min[k] < s.min || s.channel_max[k] > s.max))
+      throw Error(name + ": channel " + std::to_string(k) + "'s range is not inside the tensor's");
+}
+
+void check_calibration(const CalibrationData& c, const Model& model, const std::string& label) {
+  if (c.subgraph != 0 || model.subgraphs.empty())
+    throw Error(label + ": calibration of subgraph " + std::to_string(c.subgraph) + "; qcal calibrates subgraph 0");
+  const Subgraph& sg = model.subgraphs[0];
+  if (c.samples == 0) throw Error(label + ": calibration over 0 samples");
+  bool informative = false;
+  for (const auto& [t, s] : c.tensors) {
+    if (t < 0 || static_cast<size_t>(t) >= sg.tensors.size())
+      throw Error(label + ": statistics for tensor " + std::to_string(t) + ", which the model does not have");
+    const Tensor& info = sg.tensors[static_cast<size_t>(t)];
+    const std::string name = "tensor " + std::to_string(t) + " ('" + info.name + "')";
+    if (info.dtype != DType::kFloat32 || model.data_of(info))
+      throw Error(label + ": statistics for " + name + ", which is not a float activation");
+    check_tensor_stats(s, label + ": " + name);
+    if (!s.channel_min.empty() && !info.shape.empty() && static_cast<size_t>(info.shape.back()) != s.channel_min.size())
+      throw Error(label + ": " + name + " has " + std::to_string(s.channel_min.size()) + " channel ranges for " +
+                  std::to_string(info.shape.back()) + " channels");
+    if (s.min < s.max) informative = true;
+  }
+  for (int t : observed_float_tensors(sg))
+    if (!c.tensors.count(t))
+      throw Error(label + ": no statistics for tensor " + std::to_string(t) + " ('" + sg.tensors[static_cast<size_t>(t)].name +
+                  "'); the file is not a complete calibration of this model: re-run qcal calibrate");
+  if (!c.tensors.empty() && !informative)
+    throw Error(label + ": every tensor's range is a single value: a degenerate calibration; re-run qcal calibrate");
 }
 
 CalibrationData collect_statistics(std::shared_ptr<const Model> model, const std::string& label, const Preprocessing& pre,

@@ -213,8 +213,8 @@ Histogram Histogram::from_json(const nlohmann::json& j) {
   const int64_t first = j.at("first_bin").get<int64_t>();
   const int max_bins = j.value("max_bins", kDefaultMaxBins);
   const int64_t limit = int64_t{1} << 52;
-  if (exponent < kMinExponent || exponent > kMaxExponent || max_bins < 1 || first < -limit || first > limit ||
-      j.at("counts").size() > static_cast<size_t>(limit))
+  if (exponent < kMinExponent || exponent > kMaxExponent || max_bins < 1 || max_bins > kMaxBinsLimit || first < -limit ||
+      first > limit || j.at("counts").size() > static_cast<size_t>(max_bins))
     throw Error("histogram: bad grid (exponent " + std::to_string(exponent) + ", first_bin " + std::to_string(first) +
                 ", max_bins " + std::to_string(max_bins) + ")");
   Histogram h = from_counts(j.at("exponent").get<int>(), j.at("first_bin").get<int64_t>(),

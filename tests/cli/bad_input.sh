@@ -44,7 +44,7 @@ check "$W/a_directory.tflite" "is a directory"
 # never over the input
 cp "$MODEL" "$W/in.tflite"
 err=$("$QCAL" quantize "$W/in.tflite" --scheme float32 -o "$W/in.tflite" 2>&1); rc=$?
-if [[ $rc -ne 1 || "$err" != *"refusing to overwrite the input model"* ]]; then echo "FAIL: overwrote the input ($rc: $err)"; fail=1; else echo "ok   $err"; fi
+if [[ $rc -ne 1 || "$err" != *"refusing to overwrite the input"* ]]; then echo "FAIL: overwrote the input ($rc: $err)"; fail=1; else echo "ok   $err"; fi
 cmp -s "$MODEL" "$W/in.tflite" || { echo "FAIL: the input model changed"; fail=1; }
 
 # quantize: misuse gives one clear line and no output file
