@@ -529,11 +529,12 @@ int run_quantize(const QuantizeArgs& a) {
       std::printf("  op %d %s -> '%s': %s\n", k.op, k.op_name.c_str(), k.tensor.c_str(), k.reason.c_str());
   }
   for (const auto& n : summary.notes) std::printf("note: %s\n", n.c_str());
-  std::printf("weights: %lld -> %lld bytes\nwrote %s (%llu -> %llu bytes, %.2fx smaller)\n",
+  const auto size_after = fs::file_size(a.output);
+  const double ratio = static_cast<double>(size_before) / static_cast<double>(std::max<uintmax_t>(size_after, 1));
+  std::printf("weights: %lld -> %lld bytes\nwrote %s (%llu -> %llu bytes, %.2fx %s)\n",
               static_cast<long long>(summary.weight_bytes_before), static_cast<long long>(summary.weight_bytes_after),
-              a.output.c_str(), static_cast<unsigned long long>(size_before),
-              static_cast<unsigned long long>(fs::file_size(a.output)),
-              static_cast<double>(size_before) / static_cast<double>(fs::file_size(a.output)));
+              a.output.c_str(), static_cast<unsigned long long>(size_before), static_cast<unsigned long long>(size_after),
+              ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "smaller" : "larger");
   if (!a.report_dir.empty()) {
     if (a.eval_images.empty())
       std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
@@ -978,7 +979,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or the help); every usage error is exit status 2.
+    return app.exit(e) == 0 ? 0 : 2;
   }
   qcal::install_interrupt_handler();
   qcal::set_default_max_memory(max_memory);

@@ -517,18 +517,20 @@ ReduceGeometry reduce_geometry(const OpContext& ctx) {
 
 // How the sum s of `count` input codes becomes an output code.
 enum class Finish {
-  kXnnpack,     // XNNPACK's qs8 reduce: rne(float(s - count * zp_in) * scale + zp_out)
+  kXnnpack,     // XNNPACK's qs8 reduce: rne(float(s) * scale + (zp_out - count * zp_in * scale))
   kTfliteHW,    // TFLite's optimized_integer_ops::Mean (4D input, axes {1, 2}, keep_dims)
   kTfliteFixed, // TFLite's reference_ops::QuantizedMeanOrSum (its other MEANs): fixed point
   kTfliteFloat  // TFLite's optimized_ops::QuantizedMeanOrSum (its SUM): float, half away
 };
 
 // MEAN and SUM. LiteRT's delegate hands every int8 MEAN/SUM with constant int32 axes (at
-// least one) to XNNPACK, which sums the raw codes exactly in int32, then converts once in fp32: the
-// zero-point correction, times a float scale (in/out, and for MEAN times 1/count, as two
-// float multiplies folded in that order), plus the output zero point, rounded half to even.
-// (The output zero point is added before rounding, so ties break differently from
-// rne(x) + zp when zp is odd: measured against LiteRT.)
+// least one) to XNNPACK, which sums the raw codes exactly in int32, then converts once in fp32:
+// the raw sum times a float scale (in/out, and for MEAN times 1/count, as two float multiplies
+// folded in that order), plus one float bias that carries both zero points
+// (zp_out - count * zp_in * scale), rounded half to even. Subtracting the input zero point in
+// int32 first is the same number but not the same fp32 rounding: near a tie it lands on the
+// other side (selfie_segmentation's and segm_full_v679's global pools, one LSB, measured
+// against LiteRT); so does adding the output zero point after rounding when it is odd.
 template <bool kMean>
 class ReduceKernel : public OpKernel {
  public:
@@ -541,6 +543,8 @@ class ReduceKernel : public OpKernel {
       finish_ = Finish::kXnnpack;
       scale_ = in_.scale / out_.scale;
       if (kMean) scale_ *= 1.0f / static_cast<float>(g_.count);
+      const float zp_sum = static_cast<float>(static_cast<int64_t>(g_.count) * in_.zero_point);
+      float_bias_ = static_cast<float>(out_.zero_point) - zp_sum * scale_;
       return;
     }
     if (kMean && keep_dims && g_.in_shape.size() == 4 && g_.axes == std::vector<int>{1, 2}) {
@@ -579,7 +583,7 @@ class ReduceKernel : public OpKernel {
       const int32_t s = sums[i];
       switch (finish_) {
         case Finish::kXnnpack: {
-          const float v = static_cast<float>(s - zp_sum) * scale_ + static_cast<float>(out_.zero_point);
+          const float v = static_cast<float>(s) * scale_ + float_bias_;
           y[i] = static_cast<int8_t>(std::nearbyint(std::clamp(v, -128.0f, 127.0f)));
           break;
         }

@@ -462,11 +462,47 @@ class Int8Rewriter {
       }
     }
     params_.resize(n_);
-    for (int t = 0; t < n_; ++t) {
-      if (tensor(t).dtype != DType::kFloat32) continue;
-      const int g = groups.find(t);
-      if (fixed[g]) params_[t] = QuantParams{fixed[g]->scale, fixed[g]->zero_point};
-      else if (lo[g] <= hi[g]) params_[t] = asymmetric_params(lo[g], hi[g]);
+    auto assign = [&] {
+      for (int t = 0; t < n_; ++t) {
+        if (tensor(t).dtype != DType::kFloat32) continue;
+        const int g = groups.find(t);
+        if (fixed[g]) params_[t] = QuantParams{fixed[g]->scale, fixed[g]->zero_point};
+        else if (lo[g] <= hi[g]) params_[t] = asymmetric_params(lo[g], hi[g]);
+      }
+    };
+    assign();
+    // LiteRT's XNNPACK refuses a conv/FC whose requantization scale, input x weight / output
+    // scale, reaches 256 in any channel (a channel with huge weights after a batch norm of
+    // tiny variance). Widen such an output's range until the widest channel fits; that makes
+    // the consumers' input scales larger, so repeat until nothing changes.
+    for (int round = 0; round < 64; ++round) {
+      bool widened = false;
+      for (size_t oi = 0; oi < ops.size(); ++oi) {
+        const OpQuantInfo& info = op_quant_info(ops[oi].code);
+        if (!int8_op_[oi] || info.weights < 0 || info.activation_input < 0 || ops[oi].outputs.empty()) continue;
+        const int in = ops[oi].inputs[info.activation_input], w = ops[oi].inputs[info.weights], out = ops[oi].outputs[0];
+        if (in < 0 || w < 0 || out < 0 || !params_[in] || !params_[out]) continue;
+        const int g = groups.find(out);
+        if (fixed[g]) continue;
+        const std::vector<float> v = constant_as_float(m_, tensor(w));
+        const float widest_weight = v.empty() ? 0.0f : std::abs(*std::max_element(v.begin(), v.end(), [](float a, float b) {
+          return std::abs(a) < std::abs(b);
+        }));
+        // 250, not 256: the weight scale and float rounding must not land it on the limit.
+        const double needed = static_cast<double>(params_[in]->scale) * (widest_weight / 127.0) / 250.0;
+        if (params_[out]->scale >= needed) continue;
+        const double factor = needed / params_[out]->scale * 1.001;
+        lo[g] = std::min(lo[g], 0.0) * factor;
+        hi[g] = std::max(hi[g], 0.0) * factor;
+        if (lo[g] == hi[g]) hi[g] = needed * 255;
+        sum_.notes.push_back("op " + std::to_string(original_index_[oi]) + " " + ops[oi].code.name() + " '" +
+                             tensor(out).name + "': output range widened " + std::to_string(factor).substr(0, 6) +
+                             "x, so its widest weight channel's requantization scale stays under 256 (LiteRT's "
+                             "XNNPACK refuses more)");
+        assign();
+        widened = true;
+      }
+      if (!widened) break;
     }
   }
 

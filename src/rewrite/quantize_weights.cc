@@ -60,8 +60,11 @@ SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& sh
   auto channel = [&](size_t i) { return axis < 0 ? 0 : static_cast<int64_t>(i / inner) % channels; };
   std::vector<float> absmax(channels, 0.0f);
   for (size_t i = 0; i < w.size(); ++i) absmax[channel(i)] = std::max(absmax[channel(i)], std::abs(w[i]));
+  // An all-zero channel is exact at any scale: it takes the largest other channel's, so its
+  // requantization scale (input x weight / output) stays in line with theirs.
+  const float widest = *std::max_element(absmax.begin(), absmax.end());
   q.scales.resize(channels);
-  for (int64_t c = 0; c < channels; ++c) q.scales[c] = absmax[c] > 0 ? absmax[c] / 127.0f : 1.0f;
+  for (int64_t c = 0; c < channels; ++c) q.scales[c] = absmax[c] > 0 ? absmax[c] / 127.0f : widest > 0 ? widest / 127.0f : 1.0f;
   q.values.resize(w.size());
   for (size_t i = 0; i < w.size(); ++i) {
     const float v = std::round(w[i] / q.scales[channel(i)]);

@@ -80,6 +80,19 @@ class Verifier {
     }
   }
 
+  // LiteRT's CPU path (XNNPACK) refuses to create the whole runtime when a convolution's or
+  // fully connected layer's requantization scale, input x weight / output scale computed in
+  // float, leaves [2^-32, 256) for any channel.
+  void check_requantization(const Tensor& in, const Tensor& w, const Tensor& out) const {
+    if (!quantized_int(in) || !quantized_int(out)) return;
+    for (size_t c = 0; c < w.quantization->scale.size(); ++c) {
+      const float r = in.quantization->scale[0] * w.quantization->scale[c] / out.quantization->scale[0];
+      if (!(r >= 0x1.0p-32f && r < 256.0f))
+        fail("channel " + std::to_string(c) + " has requantization scale " + std::to_string(r) +
+             " (input x weight / output scale), outside the [2^-32, 256) LiteRT's XNNPACK accepts");
+    }
+  }
+
   // LiteRT looks kernels up by (op, version): write only the version the op set proves.
   void check_version(const Operator& op) const {
     const int want = quantized_op_version(op, sg_);
@@ -116,7 +129,10 @@ class Verifier {
       const int32_t i = op.inputs[s];
       const int slot = static_cast<int>(s);
       if (i < 0 || std::find(info.float_inputs.begin(), info.float_inputs.end(), slot) != info.float_inputs.end()) continue;
-      if (slot == info.weights) check_weights(t(i), info);
+      if (slot == info.weights) {
+        check_weights(t(i), info);
+        check_requantization(t(op.inputs[info.activation_input]), t(i), t(op.outputs[0]));
+      }
       else if (slot == info.bias) check_bias(t(i), t(op.inputs[info.weights]), t(op.inputs[info.activation_input]));
       else if (t(i).dtype != DType::kInt32 && t(i).dtype != DType::kInt64) {
         check_activation(t(i), "input");

@@ -35,6 +35,13 @@ for f in darknet_dog.jpg grace_hopper.jpg skimage_astronaut.png skimage_chelsea.
 cp "$MODEL" "$W/model.tflite"
 ln -s "$W/model.tflite" "$W/link.tflite"
 
+# ---- usage errors exit 2, help 0 ----
+for args in "quantize $MODEL" "no-such-command" "run $MODEL --seed 1 --no-such-flag" "calibrate $MODEL --threads 0 -o x.json"; do
+  "$QCAL" $args >/dev/null 2>&1; rc=$?
+  [[ $rc -eq 2 ]] && echo "ok   usage error exits 2: qcal $args" || bad "qcal $args: exit $rc (want 2, a usage error)"
+done
+"$QCAL" quantize --help >/dev/null 2>&1 || bad "qcal quantize --help: exit $?"
+
 # ---- outputs never land on inputs, FIFOs or devices ----
 echeck "refusing to overwrite the input" calibrate "$W/model.tflite" --images "$W/photos" --quiet -o "$W/link.tflite"
 echeck "refusing to overwrite the input" quantize "$W/model.tflite" --calib "$W/cal.json" -o "$W/cal.json"
@@ -157,7 +164,7 @@ for sig in TERM HUP; do
   mkdir -p "$W/sig_$sig"
   "$QCAL" calibrate "$CACHE/models/pose_landmark_heavy.tflite" --images "$W/many" --threads 1 -o "$W/sig_$sig/c.json" >"$W/sig.log" 2>&1 &
   pid=$!
-  sleep 2
+  for _ in $(seq 1 600); do grep -q "^progress:" "$W/sig.log" 2>/dev/null && break; sleep 0.1; done  # ready line
   kill -$sig $pid
   wait $pid
   rc=$?

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ctrl-C during calibration stops cleanly: exit 1 with "interrupted", and neither the output
 # nor a temporary file is left behind. The dataset is the photos repeated 20 times (560
-# images through pose_landmark_heavy on one thread: tens of seconds), so the signal sent
-# after 2 s always arrives mid-run.
+# images through pose_landmark_heavy on one thread: tens of seconds), so the signal, sent
+# once the first progress line (10% done) appears, always arrives mid-run.
 set -uo pipefail
 QCAL=$1
 CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
@@ -16,7 +16,9 @@ for r in $(seq 1 20); do
 done
 "$QCAL" calibrate "$MODEL" --images "$W/photos" --threads 1 -o "$W/out/calib.json" >"$W/log" 2>&1 &
 pid=$!
-sleep 2
+# Ready line: the first progress line proves the loop runs (a fixed sleep could fire too early).
+for _ in $(seq 1 600); do grep -q "^progress:" "$W/log" 2>/dev/null && break; sleep 0.1; done
+grep -q "^progress:" "$W/log" || { echo "FAIL: calibration printed no progress line within 60 s"; kill -9 "$pid"; exit 1; }
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -47,6 +47,12 @@ for f in "$CACHE"/photos/*; do
   if [[ " $(echo $EVAL) " == *" $b "* ]]; then ln -sf "$f" "$W/photos/$b"; else ln -sf "$f" "$W/calib/$b"; fi
 done
 for f in "$CACHE"/people/*.jpg; do ln -sf "$f" "$W/people/"; done
+# The sets must be what the bars were derived on: a fixture folder that shrank fails here.
+n_eval=$(ls "$W/photos" | wc -l) n_calib=$(ls "$W/calib" | wc -l) n_people=$(ls "$W/people" | wc -l)
+if (( n_eval != 8 || n_calib < 20 || n_people < 11 )); then
+  echo "FAIL: fixture sets changed: $n_eval evaluation photos (want the 8 named), $n_calib calibration (want >= 20), $n_people people (want >= 11)"
+  exit 1
+fi
 SETS=(photos people)
 
 "$QCAL" calibrate "$MODEL" --images "$W/calib" ${PRE[@]+"${PRE[@]}"} --threads 2 --quiet -o "$W/calib.json" >/dev/null
