@@ -61,7 +61,7 @@ Model simulate_quantization(const Model& quantized);
 // ending at 6), RELU_N1_TO_1 ([-1, 1]) or RELU back; a bounded activation whose grid ends more
 // than a step inside its bound (quantization-aware training's learned ranges: a RELU output
 // quantized on [0, 2.8]) gets a MINIMUM (MAXIMUM) against the grid's end after the op. Results
-// without an activation are not clamped. Throws Error naming the op for what has no float twin: integer-only
+// without an activation, and pools on their input's grid, are not clamped. Throws Error naming the op for what has no float twin: integer-only
 // recurrent ops (quantized intermediates), CAST of quantized codes, other custom ops on
 // quantized tensors, shuffled FULLY_CONNECTED weights, constants it cannot read (int4,
 // sparse), and a model with nothing quantized.

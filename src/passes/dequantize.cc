@@ -96,7 +96,7 @@ struct Grid {
 //    quantization-aware training, a RELU clipped at 2.8): a MINIMUM (MAXIMUM) with the grid's end
 //    after the op.
 // Results without an activation are not clamped: their ranges only record where calibration
-// values fell. `map[j]` gets op j's new index.
+// values fell; nor are pools on their input's grid. `map[j]` gets op j's new index.
 void keep_activation_clipping(Model& m, Subgraph& sg, const std::vector<std::optional<Grid>>& grid,
                               std::vector<int32_t>& map, DequantizeReport& report) {
   std::vector<Operator> ops;
@@ -120,6 +120,15 @@ void keep_activation_clipping(Model& m, Subgraph& sg, const std::vector<std::opt
     Operator op = std::move(sg.operators[j]);
     map[j] = static_cast<int32_t>(ops.size());
     using A = tflite::ActivationFunctionType;
+    // A pool's result lies within its input's values: on the input's grid (or a wider one) it
+    // cannot clip what the input did not.
+    const bool pool = op.builtin() == B::AVERAGE_POOL_2D || op.builtin() == B::MAX_POOL_2D;
+    if (pool && op.inputs.size() == 1 && op.outputs.size() == 1 && op.inputs[0] >= 0 && op.outputs[0] >= 0 &&
+        grid[op.inputs[0]] && grid[op.outputs[0]] && grid[op.outputs[0]]->lo <= grid[op.inputs[0]]->lo + 1e-6 &&
+        grid[op.outputs[0]]->hi >= grid[op.inputs[0]]->hi - 1e-6) {
+      ops.push_back(std::move(op));
+      continue;
+    }
     if (A* f = rewrite::fused_activation(op);
         f && *f == A::NONE && op.outputs.size() == 1 && op.outputs[0] >= 0 && grid[op.outputs[0]]) {
       const Grid g = *grid[op.outputs[0]];
