@@ -602,7 +602,13 @@ struct DequantizeArgs {
 
 int run_dequantize(const DequantizeArgs& a) {
   qcal::DequantizeReport r;
-  const qcal::Model f = qcal::dequantize_model(qcal::read_model(a.model), &r);
+  const qcal::Model q = qcal::read_model(a.model);
+  qcal::Model f;
+  try {
+    f = qcal::dequantize_model(q, &r);
+  } catch (const qcal::Error& e) {
+    throw qcal::Error(a.model + ": " + e.what());  // the op or tensor is named; add the file
+  }
   qcal::write_model(f, a.output, a.model);
   std::cout << "float32 twin: " << r.constants << " constants dequantized, " << r.activations
             << " activations made float32, " << r.conversions_dropped << " QUANTIZE/DEQUANTIZE ops dropped, "
