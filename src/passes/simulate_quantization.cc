@@ -15,30 +15,10 @@ namespace {
 
 using B = tflite::BuiltinOperator;
 
-bool quantized_activation(const Model& m, const Tensor& t) {
-  const bool int_type = t.dtype == DType::kInt8 || t.dtype == DType::kUInt8 || t.dtype == DType::kInt16;
-  return int_type && t.quantization && t.quantization->has_scale() && !m.data_of(t);
-}
-
-bool quantized_constant(const Model& m, const Tensor& t) {
-  const bool int_type = t.dtype == DType::kInt8 || t.dtype == DType::kUInt8 || t.dtype == DType::kInt16 ||
-                        t.dtype == DType::kInt32;
-  return int_type && t.quantization && t.quantization->has_scale() && m.data_of(t) && !t.sparsity;
-}
-
 void simulate_subgraph(Model& m, Subgraph& sg) {
   using rewrite::add_tensor_like;
   using rewrite::conversion_op;
-  const int n = static_cast<int>(sg.tensors.size());
-  // Quantized constants (weights, biases, quantized operands) hold their real values.
-  for (int t = 0; t < n; ++t) {
-    Tensor& x = sg.tensors[t];
-    if (!quantized_constant(m, x)) continue;
-    const std::vector<float> v = constant_as_float(m, x);
-    x.buffer = m.add_buffer(rewrite::bytes_of(v));
-    x.dtype = DType::kFloat32;
-    x.quantization.reset();
-  }
+  dequantize_constants(m, sg);  // weights, biases, quantized operands hold their real values
   // Every quantized activation t gets an integer twin t_q on its grid; t itself becomes
   // float and always holds dequantize(t_q). Graph inputs and outputs keep their types.
   std::map<int, int> int_twin;
@@ -50,7 +30,7 @@ void simulate_subgraph(Model& m, Subgraph& sg) {
     sg.tensors[t].quantization.reset();
   };
   for (int32_t& in : sg.inputs)
-    if (in >= 0 && quantized_activation(m, sg.tensors[in])) {
+    if (in >= 0 && is_quantized_activation(m, sg.tensors[in])) {
       const int t = in;
       make_float(t);
       in = int_twin[t];  // the caller feeds integers, as to the quantized model
@@ -66,7 +46,7 @@ void simulate_subgraph(Model& m, Subgraph& sg) {
     const bool rounds = op.builtin() == B::QUANTIZE;
     std::vector<std::pair<int, int>> unrounded;  // (float result, simulated tensor)
     for (int32_t& o : op.outputs) {
-      if (o < 0 || !quantized_activation(m, sg.tensors[o])) continue;
+      if (o < 0 || !is_quantized_activation(m, sg.tensors[o])) continue;
       const int t = o;
       make_float(t);
       o = rounds ? int_twin[t] : add_tensor_like(sg, sg.tensors[t], DType::kFloat32, std::nullopt, sg.tensors[t].name + "/unrounded");

@@ -13,7 +13,8 @@ namespace {
 using A = tflite::ActivationFunctionType;
 using B = tflite::BuiltinOperator;
 
-// The op's fused_activation_function, or nullptr when its options have none.
+}  // namespace
+
 A* fused_activation(Operator& op) {
   auto& o = op.options;
   if (auto* p = o.AsConv2DOptions()) return &p->fused_activation_function;
@@ -25,6 +26,8 @@ A* fused_activation(Operator& op) {
   if (auto* p = o.AsPool2DOptions()) return &p->fused_activation_function;
   return nullptr;
 }
+
+namespace {
 
 bool int8_quantized(const Tensor& t) {
   return t.dtype == DType::kInt8 && t.quantization && t.quantization->scale.size() == 1 &&

@@ -53,6 +53,9 @@ Quantization per_tensor(float scale, int32_t zero_point);
 // only when that equals their own); the activation op goes, its input tensor is left
 // unreferenced for a prune. Returns how many ops were folded.
 int fuse_activations(Subgraph& sg);
+// The op's fused_activation_function (conv, depthwise, FC, ADD, SUB, MUL, pools), or nullptr
+// when its options have none.
+tflite::ActivationFunctionType* fused_activation(Operator& op);
 // The fused form of a standalone activation op (RELU -> RELU, ...), or NONE.
 tflite::ActivationFunctionType fusable_activation(tflite::BuiltinOperator code);
 
