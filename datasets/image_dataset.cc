@@ -17,6 +17,7 @@
 
 #include "qcal/dataset.h"
 #include "qcal/image_decode.h"
+#include "qcal/json_read.h"
 #include "qcal/error.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
@@ -90,8 +91,9 @@ Preprocessing Preprocessing::from_json(const nlohmann::json& j) {
   p.resize = parse_resize(j.at("resize"));
   p.color = parse_color(j.at("color"));
   p.layout = parse_layout(j.at("layout"));
-  p.mean = j.at("mean").get<std::vector<float>>();
-  p.std = j.at("std").get<std::vector<float>>();
+  auto value = [](const nlohmann::json& e) { return json_float(e, "a pre-processing mean/std value"); };
+  p.mean = json_array(j.at("mean"), "mean", value);
+  p.std = json_array(j.at("std"), "std", value);
   p.normalization_source = j.value("normalization_source", "user");
   return p;
 }

@@ -6,6 +6,7 @@
 
 #include "qcal/calibration.h"
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/model_io.h"
 
 namespace qcal {
@@ -69,13 +70,13 @@ CalibrationData CalibrationData::from_json(const nlohmann::json& j) {
   CalibrationData c;
   c.model_fingerprint = j.at("model_fingerprint");
   c.model_label = j.value("model", "");
-  c.subgraph = j.value("subgraph", 0);
+  c.subgraph = j.contains("subgraph") ? json_integer<int>(j.at("subgraph"), "subgraph") : 0;
   c.from_images = j.value("source", "images") == "images";
   if (c.from_images) c.preprocessing = Preprocessing::from_json(j.at("preprocessing"));
-  c.samples = j.at("samples");
-  c.seconds = j.value("seconds", 0.0);
+  c.samples = json_integer<size_t>(j.at("samples"), "samples");
+  c.seconds = j.contains("seconds") ? json_double(j.at("seconds"), "seconds") : 0.0;
   for (const auto& t : j.at("tensors")) {
-    const int idx = t.at("tensor");
+    const int idx = json_integer<int>(t.at("tensor"), "tensor");
     c.tensors.emplace(idx, TensorStats::from_json(t));
     c.tensor_names[idx] = t.value("name", "");
   }

@@ -1,4 +1,5 @@
 #include "qcal/stats.h"
+#include "qcal/json_read.h"
 
 #include <immintrin.h>
 
@@ -209,17 +210,19 @@ nlohmann::json Histogram::to_json() const {
 
 Histogram Histogram::from_json(const nlohmann::json& j) {
   // What add()/merge() rely on: a sane grid, and indices that stay exact in double.
-  const int exponent = j.at("exponent").get<int>();
-  const int64_t first = j.at("first_bin").get<int64_t>();
-  const int max_bins = j.value("max_bins", kDefaultMaxBins);
+  const int exponent = json_integer<int>(j.at("exponent"), "histogram exponent");
+  const int64_t first = json_integer<int64_t>(j.at("first_bin"), "histogram first_bin");
+  const int max_bins = j.contains("max_bins") ? json_integer<int>(j.at("max_bins"), "histogram max_bins") : kDefaultMaxBins;
   const int64_t limit = int64_t{1} << 52;
   if (exponent < kMinExponent || exponent > kMaxExponent || max_bins < 1 || max_bins > kMaxBinsLimit || first < -limit ||
       first > limit || j.at("counts").size() > static_cast<size_t>(max_bins))
     throw Error("histogram: bad grid (exponent " + std::to_string(exponent) + ", first_bin " + std::to_string(first) +
                 ", max_bins " + std::to_string(max_bins) + ")");
-  Histogram h = from_counts(j.at("exponent").get<int>(), j.at("first_bin").get<int64_t>(),
-                            j.at("counts").get<std::vector<uint64_t>>(), j.value("max_bins", kDefaultMaxBins));
-  h.non_finite_ = j.value("non_finite", uint64_t{0});
+  Histogram h = from_counts(exponent, first,
+                            json_array(j.at("counts"), "histogram counts",
+                                       [](const nlohmann::json& e) { return json_integer<uint64_t>(e, "a histogram count"); }),
+                            max_bins);
+  h.non_finite_ = j.contains("non_finite") ? json_integer<uint64_t>(j.at("non_finite"), "histogram non_finite") : 0;
   return h;
 }
 
@@ -421,7 +424,7 @@ namespace {
 
 // JSON has no infinities: nlohmann writes them (the min/max of a tensor without finite
 // values) as null, which reads back as the given default.
-float float_or(const nlohmann::json& j, float fallback) { return j.is_null() ? fallback : j.get<float>(); }
+float float_or(const nlohmann::json& j, float fallback) { return j.is_null() ? fallback : json_float(j, "a range bound"); }
 
 std::vector<float> floats_or(const nlohmann::json& j, float fallback) {
   std::vector<float> v;
@@ -437,17 +440,18 @@ TensorStats TensorStats::from_json(const nlohmann::json& j) {
   TensorStats s;
   s.min = float_or(j.at("min"), kInf);
   s.max = float_or(j.at("max"), -kInf);
-  s.count = j.at("count").get<uint64_t>();
-  s.sum = j.at("sum").get<double>();
-  s.sum_sq = j.at("sum_sq").get<double>();
-  s.sampled = j.value("sampled", s.count);
+  s.count = json_integer<uint64_t>(j.at("count"), "count");
+  s.sum = json_double(j.at("sum"), "sum");
+  s.sum_sq = json_double(j.at("sum_sq"), "sum_sq");
+  s.sampled = j.contains("sampled") ? json_integer<uint64_t>(j.at("sampled"), "sampled") : s.count;
   s.hist = Histogram::from_json(j.at("histogram"));
   if (j.contains("channel_min")) {
     s.channel_min = floats_or(j.at("channel_min"), kInf);
     s.channel_max = floats_or(j.at("channel_max"), -kInf);
     if (s.channel_min.size() != s.channel_max.size()) throw Error("tensor statistics: channel_min and channel_max differ in length");
     if (j.contains("channel_sum")) {
-      s.channel_sum = j.at("channel_sum").get<std::vector<double>>();
+      s.channel_sum = json_array(j.at("channel_sum"), "channel_sum",
+                                 [](const nlohmann::json& e) { return json_double(e, "a channel_sum"); });
       if (s.channel_sum.size() != s.channel_min.size()) throw Error("tensor statistics: channel_sum and channel_min differ in length");
       for (double v : s.channel_sum)
         if (!std::isfinite(v)) throw Error("tensor statistics: a channel_sum is not finite");
