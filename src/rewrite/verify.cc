@@ -82,14 +82,15 @@ class Verifier {
 
   // LiteRT's CPU path (XNNPACK) refuses to create the whole runtime when a convolution's or
   // fully connected layer's requantization scale, input x weight / output scale computed in
-  // float, leaves [2^-32, 256) for any channel.
+  // float, reaches 256 for any channel. (Its 2^-32 lower bound is a debug assertion only:
+  // hand_landmark_lite has an FC channel of near-zero weights below it, and LiteRT runs it.)
   void check_requantization(const Tensor& in, const Tensor& w, const Tensor& out) const {
     if (!quantized_int(in) || !quantized_int(out)) return;
     for (size_t c = 0; c < w.quantization->scale.size(); ++c) {
       const float r = in.quantization->scale[0] * w.quantization->scale[c] / out.quantization->scale[0];
-      if (!(r >= 0x1.0p-32f && r < 256.0f))
+      if (!(r < 256.0f))
         fail("channel " + std::to_string(c) + " has requantization scale " + std::to_string(r) +
-             " (input x weight / output scale), outside the [2^-32, 256) LiteRT's XNNPACK accepts");
+             " (input x weight / output scale); LiteRT's XNNPACK refuses 256 or more");
     }
   }
 
