@@ -475,21 +475,27 @@ class Int8Rewriter {
     // scale, reaches 256 in any channel (a channel with huge weights after a batch norm of
     // tiny variance). Widen such an output's range until the widest channel fits; that makes
     // the consumers' input scales larger, so repeat until nothing changes.
+    // The largest |weight| of each conv/FC (-1: not one), read once: the rounds only rescale.
+    std::vector<float> widest_weight(ops.size(), -1.0f);
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      const OpQuantInfo& info = op_quant_info(ops[oi].code);
+      if (!int8_op_[oi] || info.weights < 0 || info.activation_input < 0 || ops[oi].outputs.empty()) continue;
+      const int w = ops[oi].inputs[info.weights];
+      if (w < 0) continue;
+      widest_weight[oi] = 0.0f;
+      for (float x : constant_as_float(m_, tensor(w))) widest_weight[oi] = std::max(widest_weight[oi], std::abs(x));
+    }
     for (int round = 0; round < 64; ++round) {
       bool widened = false;
       for (size_t oi = 0; oi < ops.size(); ++oi) {
+        if (widest_weight[oi] < 0) continue;
         const OpQuantInfo& info = op_quant_info(ops[oi].code);
-        if (!int8_op_[oi] || info.weights < 0 || info.activation_input < 0 || ops[oi].outputs.empty()) continue;
-        const int in = ops[oi].inputs[info.activation_input], w = ops[oi].inputs[info.weights], out = ops[oi].outputs[0];
-        if (in < 0 || w < 0 || out < 0 || !params_[in] || !params_[out]) continue;
+        const int in = ops[oi].inputs[info.activation_input], out = ops[oi].outputs[0];
+        if (in < 0 || out < 0 || !params_[in] || !params_[out]) continue;
         const int g = groups.find(out);
         if (fixed[g]) continue;
-        const std::vector<float> v = constant_as_float(m_, tensor(w));
-        const float widest_weight = v.empty() ? 0.0f : std::abs(*std::max_element(v.begin(), v.end(), [](float a, float b) {
-          return std::abs(a) < std::abs(b);
-        }));
         // 250, not 256: the weight scale and float rounding must not land it on the limit.
-        const double needed = static_cast<double>(params_[in]->scale) * (widest_weight / 127.0) / 250.0;
+        const double needed = static_cast<double>(params_[in]->scale) * (widest_weight[oi] / 127.0) / 250.0;
         if (params_[out]->scale >= needed) continue;
         const double factor = needed / params_[out]->scale * 1.001;
         lo[g] = std::min(lo[g], 0.0) * factor;
