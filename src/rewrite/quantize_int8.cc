@@ -565,14 +565,35 @@ class Int8Rewriter {
     return const_int8_[t] = n;
   }
 
-  int quantized_weights(int t, int axis) {
-    const auto key = std::pair{t, axis};
+  // The smallest weight scale per output channel (one for all with axis < 0) at which the
+  // op's bias, quantized with scale input x weight, keeps to the middle half of int32 (as
+  // TFLite's quantizer does): a channel with tiny weights and a real bias (a dead channel
+  // after batch norm) would otherwise saturate its bias and output a wrong constant. The
+  // half left over is room for the rounding and bias corrections added later.
+  std::vector<float> bias_scale_floor(const Operator& op, const OpQuantInfo& info, int axis) const {
+    if (info.bias < 0 || static_cast<int>(op.inputs.size()) <= info.bias || op.inputs[info.bias] < 0) return {};
+    const int in = op.inputs[info.activation_input];
+    if (in < 0 || in >= n_ || !params_[in]) return {};
+    const std::vector<float> b = constant_as_float(m_, tensor(op.inputs[info.bias]));
+    const double limit = static_cast<double>(params_[in]->scale) * 1073741824.0;  // 2^30
+    std::vector<float> floor(b.size());
+    for (size_t c = 0; c < b.size(); ++c) floor[c] = static_cast<float>(std::abs(static_cast<double>(b[c])) / limit);
+    if (axis < 0 && !floor.empty()) floor = {*std::max_element(floor.begin(), floor.end())};
+    return floor;
+  }
+
+  int quantized_weights(int t, int axis, const std::vector<float>& min_scales) {
+    auto key = std::tuple{t, axis, min_scales};
     if (auto it = weights_.find(key); it != weights_.end()) return it->second;
     const Tensor copy = tensor(t);
-    const int w = add_weight_tensor(m_, sg(), copy,
-                                    quantize_symmetric(constant_as_float(m_, copy), copy.shape, axis, opt_.correct_weight_rounding));
+    const SymmetricWeights q =
+        quantize_symmetric(constant_as_float(m_, copy), copy.shape, axis, opt_.correct_weight_rounding, min_scales);
+    if (q.raised_to_floor)
+      sum_.notes.push_back("weights '" + copy.name + "': " + std::to_string(q.raised_to_floor) +
+                           " channel scales raised so their bias fits int32 (tiny weights, large bias)");
+    const int w = add_weight_tensor(m_, sg(), copy, q);
     origin_[w] = t;
-    return weights_[key] = w;
+    return weights_[std::move(key)] = w;
   }
 
   // The mean output shift, per output channel, that rounding `float_w` to `int8_w` causes on
@@ -776,11 +797,14 @@ class Int8Rewriter {
       if (int8_op_[oi]) {
         const int float_weights = info.weights >= 0 && info.weights < static_cast<int>(op.inputs.size()) ? op.inputs[info.weights] : -1;
         const int input = op.inputs.empty() ? -1 : op.inputs[info.activation_input];
+        const int weight_axis = opt_.per_tensor ? -1 : info.weights_axis;
+        // Before the inputs are replaced: the floor reads the float input's parameters.
+        const std::vector<float> scale_floor = float_weights >= 0 ? bias_scale_floor(op, info, weight_axis) : std::vector<float>{};
         for (size_t s = 0; s < op.inputs.size(); ++s) {
           const int t = op.inputs[s];
           const int slot = static_cast<int>(s);
           if (t < 0 || slot == info.bias) continue;
-          if (slot == info.weights) op.inputs[s] = quantized_weights(t, opt_.per_tensor ? -1 : info.weights_axis);
+          if (slot == info.weights) op.inputs[s] = quantized_weights(t, weight_axis, scale_floor);
           else if (!data_slot(info, slot)) continue;
           else if (float_activation(t)) op.inputs[s] = int8_of(t);
           else if (constant(t) && tensor(t).dtype == DType::kFloat32) op.inputs[s] = quantized_constant(t);
@@ -847,7 +871,7 @@ class Int8Rewriter {
   std::vector<int> int8_, float_;
   std::set<int> uint8_input_;
   std::map<int, int> const_int8_;
-  std::map<std::pair<int, int>, int> weights_;
+  std::map<std::tuple<int, int, std::vector<float>>, int> weights_;
   std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
   std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
   std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel

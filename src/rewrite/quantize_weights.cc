@@ -50,7 +50,8 @@ void keep_sums(const std::vector<float>& w, int64_t channels, ChannelOf channel_
 
 }  // namespace
 
-SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis, bool keep_channel_sums) {
+SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis, bool keep_channel_sums,
+                                    const std::vector<float>& min_scales) {
   SymmetricWeights q;
   q.axis = axis;
   const int64_t channels = axis < 0 ? 1 : shape.at(axis);
@@ -64,7 +65,13 @@ SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& sh
   // requantization scale (input x weight / output) stays in line with theirs.
   const float widest = *std::max_element(absmax.begin(), absmax.end());
   q.scales.resize(channels);
-  for (int64_t c = 0; c < channels; ++c) q.scales[c] = absmax[c] > 0 ? absmax[c] / 127.0f : widest > 0 ? widest / 127.0f : 1.0f;
+  for (int64_t c = 0; c < channels; ++c) {
+    q.scales[c] = absmax[c] > 0 ? absmax[c] / 127.0f : widest > 0 ? widest / 127.0f : 1.0f;
+    if (static_cast<size_t>(c) < min_scales.size() && min_scales[c] > q.scales[c]) {
+      q.scales[c] = min_scales[c];
+      ++q.raised_to_floor;
+    }
+  }
   q.values.resize(w.size());
   for (size_t i = 0; i < w.size(); ++i) {
     const float v = std::round(w[i] / q.scales[channel(i)]);

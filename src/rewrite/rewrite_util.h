@@ -24,11 +24,13 @@ struct SymmetricWeights {
   std::vector<int8_t> values;
   std::vector<float> scales;
   int axis = -1;
+  int raised_to_floor = 0;  // slices whose scale min_scales raised
 };
 // keep_channel_sums: re-round a few weights per slice so that each slice's integer sum is
 // the rounded sum of its real values (see the weight-rounding correction in quantize.h).
+// min_scales (empty, or one per slice): a slice's scale is never below its entry.
 SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& shape, int axis,
-                                    bool keep_channel_sums = false);
+                                    bool keep_channel_sums = false, const std::vector<float>& min_scales = {});
 
 // A tensor holding `weights`, named after `like`, quantized per axis (or per tensor).
 int add_weight_tensor(Model& model, Subgraph& sg, const Tensor& like, const SymmetricWeights& weights);

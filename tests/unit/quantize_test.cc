@@ -324,6 +324,37 @@ void expect_equalization_helps(const std::shared_ptr<Model>& model, int x, const
   EXPECT_GT(equalized, plain + 6.0) << "plain " << plain << " dB, equalized " << equalized << " dB";
 }
 
+// A channel with tiny weights and a large bias (a dead channel after batch norm) must not
+// saturate its int32 bias at input x weight scale: its weight scale is raised until the
+// bias fits, and the integer model still outputs that bias.
+TEST(QuantizeInt8, TinyWeightsWithLargeBiasKeepTheBias) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 4});
+  const int w = b.constant_f32({2, 4}, {1e-9f, -1e-9f, 2e-9f, 0.0f, 0.5f, -0.25f, 0.75f, 1.0f});
+  const int bias = b.constant_f32({2}, {3.0f, 0.1f});
+  const int y = b.tensor(DType::kFloat32, {1, 2}, std::nullopt, "fc");
+  b.op(B::FULLY_CONNECTED, {x, w, bias}, {y}, tflite::FullyConnectedOptionsT{});
+  b.output(y);
+  TensorRanges ranges{{x, {-1.0f, 1.0f}}, {y, {-3.0f, 4.0f}}};
+  for (const bool per_tensor : {false, true}) {
+    QuantizeOptions o;
+    o.per_tensor = per_tensor;
+    QuantizeSummary s;
+    auto q = std::make_shared<Model>(quantize_int8(b.model(), ranges, o, s));
+    ASSERT_NO_THROW(verify_quantized_model(*q));
+    for (const std::string& note : s.notes) EXPECT_EQ(note.find("saturate"), std::string::npos) << note;
+    const Operator& fc = *find_op(*q, B::FULLY_CONNECTED);
+    const Tensor& qb = tensor(*q, fc.inputs[2]);
+    const int32_t b0 = reinterpret_cast<const int32_t*>(q->data_of(qb)->data.data())[0];
+    EXPECT_LE(std::abs(static_cast<int64_t>(b0)), int64_t{1} << 30);  // the middle half of int32
+    HostTensor in = HostTensor::zeros(q->subgraphs[0].tensors[x].name, DType::kFloat32, {1, 4});
+    for (int i = 0; i < 4; ++i) in.as<float>()[i] = 0.5f;
+    const HostTensor out = Executor(q).run({in})[0];
+    EXPECT_NEAR(out.as<float>()[0], 3.0f, 7.0f / 255) << (per_tensor ? "per tensor" : "per channel");
+    EXPECT_NEAR(out.as<float>()[1], 0.1f + 0.5f * 2.0f, 7.0f / 255);
+  }
+}
+
 tflite::DepthwiseConv2DOptionsT depthwise_options() {
   tflite::DepthwiseConv2DOptionsT o;
   o.padding = tflite::Padding::SAME;
