@@ -81,8 +81,10 @@ const std::map<int32_t, OpQuantInfo>& table() {
     add(B::SPLIT_V, same_scale("SPLIT_V", {1, 2}));
     add(B::PACK, same_scale("PACK"));
     add(B::UNPACK, same_scale("UNPACK"));
-    add(B::MAXIMUM, same_scale("MAXIMUM"));
-    add(B::MINIMUM, same_scale("MINIMUM"));
+    OpQuantInfo maximum = same_scale("MAXIMUM"), minimum = same_scale("MINIMUM");
+    maximum.clamps_to_constant = minimum.clamps_to_constant = true;
+    add(B::MAXIMUM, maximum);
+    add(B::MINIMUM, minimum);
     // Int8 kernels with their own output scale.
     add(B::ADD, plain("ADD"));
     add(B::SUB, plain("SUB"));

@@ -43,6 +43,10 @@ struct OpQuantInfo {
   // XNNPACK partition) than in int8 (on TFLite's builtin kernel, cutting the partition),
   // measured (docs/performance.md): why the int8 rewrite keeps it float by default.
   const char* float_in_litert = nullptr;
+  // A monotone clamp against a constant (MINIMUM, MAXIMUM: one input a constant): an input
+  // that only this op reads may be quantized to the output's range, since saturating there
+  // first gives the same result; the input's own wider range would coarsen the shared grid.
+  bool clamps_to_constant = false;
   const char* note = "";          // why, when not quantizable
 };
 

@@ -431,6 +431,23 @@ class Int8Rewriter {
         if (data_slot(info, static_cast<int>(s))) tie(ops[oi].inputs[s]);
       for (int32_t t : ops[oi].outputs) tie(t);
     }
+    // An input clamped by its only reader against a constant (x in MINIMUM(x, 6)) is
+    // saturated to the group's range anyway: its own observation, beyond the clamp, is left
+    // out of the union (a twin's clamp after a conv would otherwise widen the conv's grid).
+    std::vector<char> clamped(n_, 0);
+    std::vector<int> readers(n_, 0);
+    for (const Operator& op : ops)
+      for (int32_t t : op.inputs)
+        if (t >= 0 && t < n_) ++readers[t];
+    for (size_t oi = 0; oi < ops.size(); ++oi) {
+      const Operator& op = ops[oi];
+      if (!int8_op_[oi] || !op_quant_info(op.code).clamps_to_constant || op.inputs.size() != 2) continue;
+      for (int k = 0; k < 2; ++k) {
+        const int x = op.inputs[k], c = op.inputs[1 - k];
+        if (x >= 0 && c >= 0 && float_activation(x) && constant(c) && readers[x] == 1 && !contains(sg().outputs, x))
+          clamped[x] = 1;
+      }
+    }
     // Each group's range: union of what was observed (or a constant's values); a fixed
     // output range wins over any observation.
     std::vector<double> lo(n_, std::numeric_limits<double>::infinity()), hi(n_, -std::numeric_limits<double>::infinity());
@@ -438,6 +455,7 @@ class Int8Rewriter {
     for (int t = 0; t < n_; ++t) {
       if (tensor(t).dtype != DType::kFloat32) continue;
       const int g = groups.find(t);
+      if (clamped[t]) continue;
       if (auto it = ranges_.find(t); it != ranges_.end() && !constant(t)) {
         lo[g] = std::min<double>(lo[g], it->second.min);
         hi[g] = std::max<double>(hi[g], it->second.max);

@@ -355,6 +355,37 @@ TEST(QuantizeInt8, TinyWeightsWithLargeBiasKeepTheBias) {
   }
 }
 
+// A clamp against a constant (MINIMUM(x, 6), as TOCO twins and ONNX Clip write it) shares
+// one scale with its input; an input only the clamp reads takes the clamp's range, not the
+// union with its own wider one. With a second reader the input keeps its full range.
+TEST(QuantizeInt8, ClampReadersSetTheirInputsRange) {
+  for (const bool second_reader : {false, true}) {
+    ModelBuilder b;
+    const int x = b.input(DType::kFloat32, {1, 4});
+    const int w = b.constant_f32({4, 4}, test::random_floats(16, 3, -1.0f, 1.0f));
+    const int fc = b.tensor(DType::kFloat32, {1, 4}, std::nullopt, "fc");
+    b.op(B::FULLY_CONNECTED, {x, w, -1}, {fc}, tflite::FullyConnectedOptionsT{});
+    const int six = b.constant_f32({1}, {6.0f});
+    const int y = b.tensor(DType::kFloat32, {1, 4}, std::nullopt, "clamped");
+    b.op(B::MINIMUM, {fc, six}, {y});
+    b.output(y);
+    TensorRanges ranges{{x, {-1.0f, 1.0f}}, {fc, {-1.0f, 10.0f}}, {y, {-1.0f, 6.0f}}};
+    if (second_reader) {
+      const int z = b.tensor(DType::kFloat32, {1, 4}, std::nullopt, "other");
+      b.op(B::RELU, {fc}, {z});
+      b.output(z);
+      ranges[z] = {0.0f, 10.0f};
+    }
+    QuantizeSummary s;
+    const Model q = quantize_int8(b.model(), ranges, {}, s);
+    ASSERT_NO_THROW(verify_quantized_model(q));
+    const Operator& mn = *find_op(q, B::MINIMUM);
+    const float want = asymmetric_params(-1.0, second_reader ? 10.0 : 6.0).scale;
+    EXPECT_FLOAT_EQ(tensor(q, mn.inputs[0]).quantization->scale[0], want) << "second reader " << second_reader;
+    EXPECT_FLOAT_EQ(tensor(q, mn.outputs[0]).quantization->scale[0], want);
+  }
+}
+
 tflite::DepthwiseConv2DOptionsT depthwise_options() {
   tflite::DepthwiseConv2DOptionsT o;
   o.padding = tflite::Padding::SAME;
