@@ -97,6 +97,16 @@ std::vector<uint8_t> read_file_bytes(const fs::path& path, uint64_t max_bytes) {
 
 namespace {
 
+// A hidden name beside `path` for mkstemp/mkdtemp: ".NAME" + suffix (ending in XXXXXX), in
+// the same folder so that the final rename is atomic. Built by appends: GCC 12 warns falsely
+// (-Wrestrict) on an inlined "." + string.
+std::string hidden_template(const fs::path& path, const char* suffix) {
+  std::string name = ".";
+  name += path.filename().string();
+  name += suffix;
+  return (path.parent_path() / name).string();
+}
+
 // What stands at `path` now: nothing, a regular file, a folder, or something else.
 enum class Kind { kNone, kFile, kFolder, kOther };
 Kind kind_of(const fs::path& path) {
@@ -121,7 +131,7 @@ void write_file_atomic(const fs::path& path, std::span<const uint8_t> bytes) {
     default: break;
   }
   // A unique temporary name in the same folder, so the final rename is atomic.
-  std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  std::string tmpl = hidden_template(path, ".tmp-XXXXXX");
   const int fd = mkstemp(tmpl.data());
   if (fd < 0) throw Error(path.string() + ": cannot create a temporary file in '" + dir.string() + "' (" + std::strerror(errno) + ")");
   const int slot = claim_temp_slot(tmpl);
@@ -207,7 +217,7 @@ OutputFolder::OutputFolder(fs::path target, std::string marker) : marker_(std::m
   const fs::path parent = target_.parent_path();
   fs::create_directories(parent, ec);
   if (ec) throw Error(target.string() + ": cannot create folder '" + parent.string() + "' (" + ec.message() + ")");
-  std::string tmpl = (parent / ("." + target_.filename().string() + ".tmp-XXXXXX")).string();
+  std::string tmpl = hidden_template(target_, ".tmp-XXXXXX");
   if (::mkdtemp(tmpl.data()) == nullptr)
     throw Error(target.string() + ": cannot create a temporary folder in '" + parent.string() + "' (" + std::strerror(errno) + ")");
   ::chmod(tmpl.c_str(), 0755);
@@ -232,7 +242,7 @@ void OutputFolder::commit() {
   // Swap the new set and the old one in one step, then drop the old one (now at staging_).
   if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
     // A filesystem without the exchange: move the old set aside first.
-    std::string old_tmpl = (target_.parent_path() / ("." + target_.filename().string() + ".old-XXXXXX")).string();
+    std::string old_tmpl = hidden_template(target_, ".old-XXXXXX");
     if (::mkdtemp(old_tmpl.data()) == nullptr || ::rename(target_.c_str(), old_tmpl.c_str()) != 0)
       throw Error(target_.string() + ": cannot replace the old outputs (" + std::strerror(errno) + ")");
     if (::rename(staging_.c_str(), target_.c_str()) != 0) {
