@@ -160,6 +160,12 @@ nlohmann::json inspect_json(const Model& m) {
   for (const Metadata& e : m.metadata) {
     json x = {{"name", e.name}, {"bytes", e.buffer < m.buffers.size() ? m.buffers[e.buffer].data.size() : 0}};
     if (e.name == "min_runtime_version") x["value"] = *m.metadata_string(e.name);
+    // qcal's own record (calibration, pre-processing, summary), when it parses.
+    if (e.name == "qcal_quantization")
+      if (auto text = m.metadata_string(e.name)) {
+        json r = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+        if (!r.is_discarded()) x["record"] = std::move(r);
+      }
     md.push_back(std::move(x));
   }
   j["metadata"] = std::move(md);

@@ -101,6 +101,9 @@ struct QuantizeSummary {
   // Quantized-model tensor -> float-model tensor (indices in the model as the user gave
   // it, i.e. the one calibration ran on), for tensors that carry the same values.
   std::map<int, int> tensor_map;
+  // Mapped tensors that channel equalization rescaled: quantized-model tensor -> one factor
+  // per channel (last axis); the tensor carries the float tensor's values times the factor.
+  std::map<int, std::vector<float>> channel_scales;
   std::vector<std::string> notes;  // e.g. weights that could not be represented
 
   nlohmann::json to_json() const;

@@ -482,18 +482,40 @@ int run_quantize(const QuantizeArgs& a) {
       const qcal::ReportData before = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
                                                      TaskSetup{}, qcal::IntegerNumerics::kXnnpack, calibrated);
       opt.bias_corrections = qcal::bias_corrections(before.layers, out);
-      summary = {};
-      out = qcal::quantize_int8(*model, ranges, opt, summary);
-      const qcal::ReportData after = run_comparison(model, a.model, std::make_shared<qcal::Model>(out), a.output, a.data,
-                                                    TaskSetup{}, qcal::IntegerNumerics::kXnnpack, calibrated);
+      qcal::QuantizeSummary corrected_summary;
+      qcal::Model corrected = qcal::quantize_int8(*model, ranges, opt, corrected_summary);
+      const qcal::ReportData after = run_comparison(model, a.model, std::make_shared<qcal::Model>(corrected), a.output,
+                                                    a.data, TaskSetup{}, qcal::IntegerNumerics::kXnnpack, calibrated);
       nlohmann::json effect = nlohmann::json::array();
-      std::printf("bias correction: %d biases shifted; output SQNR on the calibration data:\n", summary.bias_corrected);
+      bool worse = false;
+      double largest_drop = 0;
+      std::string hurt;  // the output that loses most
+      std::printf("bias correction: %d biases shifted; output SQNR on the calibration data:\n",
+                  corrected_summary.bias_corrected);
       for (size_t k = 0; k < before.outputs.size(); ++k) {
         const double b = before.outputs[k].stats.sqnr_db(), c = after.outputs[k].stats.sqnr_db();
+        worse = worse || c < b;
+        if (b - c > largest_drop) {
+          largest_drop = b - c;
+          char buf[160];
+          std::snprintf(buf, sizeof buf, "'%s' %.2f dB -> %.2f dB", before.outputs[k].name.c_str(), b, c);
+          hurt = buf;
+        }
         std::printf("  '%s': %.2f dB -> %.2f dB\n", before.outputs[k].name.c_str(), b, c);
         effect.push_back({{"output", before.outputs[k].name}, {"sqnr_db_before", b}, {"sqnr_db_after", c}});
       }
-      record["bias_correction"] = {{"biases", summary.bias_corrected}, {"effect_on_calibration_data", effect}};
+      // The correction is a mean over isolated layers, each measured apart; where it makes any
+      // output worse on the very data it was measured on, it is not written.
+      const bool applied = !worse;
+      const int shifted = corrected_summary.bias_corrected;
+      if (applied) {
+        out = std::move(corrected);
+        summary = std::move(corrected_summary);
+      } else {
+        std::printf("bias correction: not applied: it makes an output worse on the calibration data (%s)\n", hurt.c_str());
+      }
+      record["bias_correction"] = {{"biases", shifted}, {"applied", applied},
+                                   {"effect_on_calibration_data", effect}};
     }
     record["calibration"] = calibration_record(calib, a.calibrator);
     if (a.calibrator == "percentile") record["calibration"]["percentile"] = a.percentile;

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/op_table.h"
 #include "qcal/quantize.h"
 #include "qcal/report.h"
@@ -161,6 +162,8 @@ struct QuantizationComparison::Impl {
   std::unique_ptr<Executor> sex;  // the quantized model's fake-quant simulation (none: nothing to split)
   IntegerNumerics numerics = IntegerNumerics::kXnnpack;
   std::map<int, int> to_float;  // quantized tensor -> float tensor
+  // Quantized tensors rescaled per channel by equalization: quantized = float x factor[c].
+  std::map<int, std::vector<float>> channel_factor;
   std::string matching;
   std::vector<LayerReport> layers;
   std::map<int, size_t> layer_of;  // quantized tensor -> index in layers
@@ -169,6 +172,37 @@ struct QuantizationComparison::Impl {
   std::vector<HostTensor> last_float, last_quant;
   StatsCollector stats;  // the calibration defaults: the same histograms calibration sees
   size_t samples = 0;
+
+  // Dequantized values of quantized tensor `q` back in the float model's terms: an equalized
+  // tensor's channels divided by their factors.
+  void to_float_domain(int q, std::vector<float>& v) const {
+    auto f = channel_factor.find(q);
+    if (f == channel_factor.end()) return;
+    const size_t c = f->second.size();
+    for (size_t i = 0; i < v.size(); ++i) v[i] /= f->second[i % c];
+  }
+
+  // Adds one comparison of quantized tensor `q` (test, already in float terms) with the float
+  // model's `ref`; [lo, hi] is what q's grid represents, in q's own terms.
+  void add_error(ErrorStats& s, int q, const std::vector<float>& ref, const std::vector<float>& test, float lo, float hi) const {
+    auto f = channel_factor.find(q);
+    if (f == channel_factor.end()) return s.add(ref.data(), test.data(), test.size(), lo, hi);
+    s.add(ref.data(), test.data(), test.size());
+    const size_t c = f->second.size();
+    for (size_t i = 0; i < ref.size(); ++i) {
+      const float x = ref[i] * f->second[i % c];
+      s.clipped += x < lo || x > hi;
+    }
+  }
+
+  // The float model's values of the tensor feeding quantized tensor `q`, in q's terms.
+  std::vector<float> to_quant_domain(int q, std::vector<float> v) const {
+    auto f = channel_factor.find(q);
+    if (f == channel_factor.end()) return v;
+    const size_t c = f->second.size();
+    for (size_t i = 0; i < v.size(); ++i) v[i] *= f->second[i % c];
+    return v;
+  }
 
   void build_map() {
     const Subgraph& qs = qm->subgraphs.at(0);
@@ -179,6 +213,18 @@ struct QuantizationComparison::Impl {
         if (q >= 0 && q < static_cast<int>(qs.tensors.size()) && f >= 0 && f < static_cast<int>(fs.tensors.size()))
           to_float[q] = f;
       }
+      if (const auto& sum = (*rec)["summary"]; sum.contains("channel_scales") && sum["channel_scales"].is_array())
+        for (const auto& entry : sum["channel_scales"]) {
+          if (!entry.is_array() || entry.size() != 2) throw Error("the quantized model's record has a malformed channel_scales entry");
+          const int q = json_integer<int>(entry[0], "channel_scales tensor");
+          std::vector<float> f = json_array(entry[1], "channel_scales factors", [](const nlohmann::json& x) {
+            return json_float(x, "channel scale");
+          });
+          bool valid = !f.empty() && to_float.count(q);
+          for (float x : f) valid = valid && std::isfinite(x) && x > 0;
+          if (!valid) throw Error("the quantized model's record has an invalid channel scale for tensor " + std::to_string(q));
+          channel_factor[q] = std::move(f);
+        }
       matching = "tensor map";
       return;
     }
@@ -319,9 +365,10 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       auto r = ref->find(m->to_float[e.tensor]);
       if (r == ref->end() || r->second.size() != static_cast<size_t>(e.data.size())) return;
       const Quantization* q = quant_of(e.info);
-      const std::vector<float> test = dequantize(e.data.dtype, e.data.data, r->second.size(), q);
+      std::vector<float> test = dequantize(e.data.dtype, e.data.data, r->second.size(), q);
+      m->to_float_domain(e.tensor, test);
       const auto [lo, hi] = representable(e.data.dtype, q);
-      m->layers[l->second].accumulated.add(r->second.data(), test.data(), test.size(), lo, hi);
+      m->add_error(m->layers[l->second].accumulated, e.tensor, r->second, test, lo, hi);
     }
   } compare;
   compare.m = &m;
@@ -363,8 +410,9 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
         ok = false;
         break;
       }
-      HostTensor h{t.name, DType::kFloat32, t.shape, std::vector<uint8_t>(r->second.size() * 4)};
-      std::memcpy(h.data.data(), r->second.data(), h.data.size());
+      const std::vector<float> x = m.to_quant_domain(iso.inputs[k], r->second);
+      HostTensor h{t.name, DType::kFloat32, t.shape, std::vector<uint8_t>(x.size() * 4)};
+      std::memcpy(h.data.data(), x.data(), h.data.size());
       in.push_back(is_quantized(t.dtype, quant_of(t))
                        ? quantize_host(h, t.dtype, t.quantization->scale[0],
                                        t.quantization->zero_point.empty() ? 0 : static_cast<int32_t>(t.quantization->zero_point[0]),
@@ -379,11 +427,12 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       auto r = ref.find(m.to_float[iso.outputs[k]]);
       if (r == ref.end()) continue;
       const Tensor& t = isg.tensors[isg.outputs[k]];
-      const std::vector<float> v = as_float(out[k], quant_of(t));
+      std::vector<float> v = as_float(out[k], quant_of(t));
       if (v.size() != r->second.size()) continue;
+      m.to_float_domain(iso.outputs[k], v);
       const auto [lo, hi] = representable(t.dtype, quant_of(t));
       LayerReport& layer = m.layers[l->second];
-      layer.isolated.add(r->second.data(), v.data(), v.size(), lo, hi);
+      m.add_error(layer.isolated, iso.outputs[k], r->second, v, lo, hi);
       layer.has_isolated = true;
       const size_t channels = t.shape.empty() ? 1 : static_cast<size_t>(std::max(1, t.shape.back()));
       if (layer.channel_error_sum.size() != channels) layer.channel_error_sum.assign(channels, 0.0), layer.channel_count = 0;

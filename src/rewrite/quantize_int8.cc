@@ -871,9 +871,16 @@ class Int8Rewriter {
     for (const auto& [t, from] : origin_) map[t] = from;
     std::vector<std::vector<int32_t>> remap;
     prune_unused(m_, &remap);
-    for (const auto& [q, f] : map)  // an equalized tensor no longer carries the float model's values
-      if (remap[0][q] != kNoTensor && !equalized_.count(f)) sum_.tensor_map[remap[0][q]] = f;
+    for (const auto& [q, f] : map) {
+      if (remap[0][q] == kNoTensor) continue;
+      sum_.tensor_map[remap[0][q]] = f;
+      // An equalized tensor carries the float values rescaled per channel: comparisons undo it.
+      if (equalized_.count(f)) sum_.channel_scales[remap[0][q]] = channel_scale_.at(f);
+    }
     sum_.weight_bytes_after = constant_bytes(m_);
+    // The summary goes into the model at once, so that a comparison of this model before it
+    // is written (bias correction, --max-drop candidates) maps tensors as one of the file does.
+    set_quantization_record(m_, {{"summary", sum_.to_json()}});
   }
 
   Model m_;

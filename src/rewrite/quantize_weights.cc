@@ -163,6 +163,8 @@ nlohmann::json QuantizeSummary::to_json() const {
     kept.push_back({{"op", k.op}, {"op_name", k.op_name}, {"tensor", k.tensor}, {"reason", k.reason}});
   nlohmann::json map = nlohmann::json::array();
   for (const auto& [q, f] : tensor_map) map.push_back({q, f});
+  nlohmann::json scales = nlohmann::json::array();
+  for (const auto& [q, factors] : channel_scales) scales.push_back({q, factors});
   return {{"scheme", scheme},
           {"quantized_ops", quantized_ops},
           {"kept_float", kept},
@@ -175,7 +177,8 @@ nlohmann::json QuantizeSummary::to_json() const {
           {"weight_bytes_before", weight_bytes_before},
           {"weight_bytes_after", weight_bytes_after},
           {"notes", notes},
-          {"tensor_map", map}};
+          {"tensor_map", map},
+          {"channel_scales", scales}};
 }
 
 TensorRanges ranges_from_calibration(const CalibrationData& c, const std::string& method, const CalibratorOptions& options) {

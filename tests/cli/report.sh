@@ -47,4 +47,20 @@ echo "ok"
 echo "-- quantize --bias-correction"
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/bc.tflite" --bias-correction > "$W/bc.log"
 grep -q "^bias correction: [1-9][0-9]* biases shifted" "$W/bc.log" || { echo "FAIL: bias correction"; cat "$W/bc.log"; exit 1; }
+# The written model carries the corrections only when no output got worse on the calibration
+# data; the record says which, and the log names the output when they were left out.
+"$QCAL" inspect --json "$W/bc.tflite" > "$W/bc.json"
+node -e '
+  const m = JSON.parse(require("fs").readFileSync(process.argv[1]));
+  const meta = m.metadata.find(x => x.name === "qcal_quantization");
+  const r = meta.record, bc = r.bias_correction;
+  const worse = bc.effect_on_calibration_data.some(e => e.sqnr_db_after < e.sqnr_db_before);
+  if (typeof bc.applied !== "boolean" || bc.applied === worse) throw new Error("applied " + bc.applied + " with an output worse: " + worse);
+  if ((r.summary.bias_corrected > 0) !== bc.applied) throw new Error("the model does not match applied=" + bc.applied);
+  console.log("bias correction applied: " + bc.applied);
+' "$W/bc.json" || { echo "FAIL: bias correction record"; exit 1; }
+if grep -q "not applied" "$W/bc.log"; then
+  grep -q "^bias correction: not applied: it makes an output worse on the calibration data ('" "$W/bc.log" ||
+    { echo "FAIL: refusal line"; cat "$W/bc.log"; exit 1; }
+fi
 echo "ok"
