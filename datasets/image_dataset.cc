@@ -1,13 +1,11 @@
 // A folder of images (or .npy tensors) -> batches of model inputs.
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <iostream>
 #include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
@@ -243,31 +241,6 @@ std::vector<size_t> sample_indices(size_t n, int num, uint32_t seed) {
   return idx;
 }
 
-class Progress {
- public:
-  Progress(size_t total, bool enabled) : total_(total), enabled_(enabled), tty_(isatty(2)), start_(clock::now()) {}
-  void update(size_t done) {
-    if (!enabled_ || total_ == 0) return;
-    const double secs = std::chrono::duration<double>(clock::now() - start_).count();
-    if (tty_) {
-      const int width = 30, filled = static_cast<int>(width * done / total_);
-      std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/" << total_
-                << " images, " << static_cast<int>(done / std::max(secs, 1e-9)) << "/s " << std::flush;
-      if (done == total_) std::cerr << "\n";
-    } else if (done == total_ || done * 10 / total_ > last_decile_) {
-      last_decile_ = done * 10 / total_;
-      std::cerr << "progress: " << done << "/" << total_ << " images (" << static_cast<int>(secs) << " s)\n";
-    }
-  }
-
- private:
-  using clock = std::chrono::steady_clock;
-  size_t total_;
-  bool enabled_, tty_;
-  clock::time_point start_;
-  size_t last_decile_ = 0;
-};
-
 struct ChannelAccumulator {
   std::vector<double> sum, sum_sq, min, max;
   uint64_t count = 0;
@@ -355,7 +328,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
   const uint64_t max_image_bytes = opt.max_pixels * 4 + (uint64_t{1} << 20);
   std::map<uint64_t, std::string> seen;  // content hash -> first file
   ChannelAccumulator channels;
-  Progress progress(chosen.size(), opt.progress);
+  const auto start = std::chrono::steady_clock::now();
   tbb::task_arena arena(std::max(1, opt.threads));
   size_t done = 0;
   for (size_t begin = 0; begin < chosen.size(); begin += static_cast<size_t>(opt.batch)) {
@@ -411,7 +384,7 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
         std::string why = slots[i].error;
         if (why.rfind(name + ": ", 0) == 0) why = why.substr(name.size() + 2);
         if (slots[i].wrong_shape) throw Error(name + ": " + why);
-        std::cerr << "warning: skipping " << name << ": " << why << "\n";
+        if (opt.on_skip) opt.on_skip(name, why);
         report.skipped.push_back({name, why});
         continue;
       }
@@ -426,7 +399,8 @@ DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessi
     report.used += batch.size();
     done = end;
     if (!batch.empty()) consume(batch, batch_files);
-    progress.update(done);
+    if (opt.on_progress)
+      opt.on_progress(done, chosen.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   if (report.used == 0)
     throw Error((images ? opt.images : opt.inputs).string() + ": no usable samples (" + std::to_string(report.skipped.size()) +

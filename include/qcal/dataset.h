@@ -70,7 +70,10 @@ struct DatasetOptions {
   uint32_t seed = 0;
   int threads = 1;
   int batch = 32;                 // samples decoded at a time
-  bool progress = true;           // progress on stderr
+  // Told as samples are read (done of total, seconds so far) and of each file skipped, as it
+  // happens; the library prints nothing itself (the CLI draws the progress bar).
+  std::function<void(size_t done, size_t total, double seconds)> on_progress;
+  std::function<void(const std::string& file, const std::string& why)> on_skip;
   uint64_t max_pixels = 40'000'000;  // larger images are skipped from their header, undecoded
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -136,6 +137,6 @@ struct FallbackResult {
 FallbackResult quantize_with_fallback(std::shared_ptr<const Model> float_model, const std::string& label,
                                       const TensorRanges& ranges, const QuantizeOptions& options, const Preprocessing& pre,
                                       const DatasetOptions& eval, const ReportOptions& report_options, double max_drop,
-                                      int max_steps);
+                                      int max_steps, const std::function<void(const std::string&)>& on_step = {});
 
 }  // namespace qcal

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
+#include <unistd.h>
 #include <map>
 #include <sstream>
 
@@ -158,6 +159,29 @@ void check_output(const std::string& output, const std::vector<std::string>& inp
   qcal::check_output_path(output, paths, folder);
 }
 
+// Dataset progress on stderr: a bar on a terminal, else a line per tenth.
+class ProgressBar {
+ public:
+  void operator()(size_t done, size_t total, double seconds) {
+    if (total == 0) return;
+    if (done < last_done_) last_decile_ = 0;  // a new pass over the data
+    last_done_ = done;
+    if (tty_) {
+      const int width = 30, filled = static_cast<int>(width * done / total);
+      std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, ' ') << "] " << done << "/" << total
+                << " images, " << static_cast<int>(done / std::max(seconds, 1e-9)) << "/s " << std::flush;
+      if (done == total) std::cerr << "\n";
+    } else if (done == total || done * 10 / total > last_decile_) {
+      last_decile_ = done * 10 / total;
+      std::cerr << "progress: " << done << "/" << total << " images (" << static_cast<int>(seconds) << " s)\n";
+    }
+  }
+
+ private:
+  bool tty_ = isatty(2);
+  size_t last_decile_ = 0, last_done_ = 0;
+};
+
 qcal::DatasetOptions dataset_options(const DataArgs& a) {
   qcal::DatasetOptions o;
   o.images = a.images;
@@ -165,7 +189,8 @@ qcal::DatasetOptions dataset_options(const DataArgs& a) {
   o.num = a.num;
   o.seed = a.seed;
   o.threads = a.threads;
-  o.progress = !a.quiet;
+  if (!a.quiet) o.on_progress = ProgressBar{};
+  o.on_skip = [](const std::string& file, const std::string& why) { std::cerr << "warning: skipping " << file << ": " << why << "\n"; };
   o.max_pixels = a.max_pixels;
   return o;
 }
@@ -459,7 +484,8 @@ int run_quantize(const QuantizeArgs& a) {
       ro.labels = setup.labels;
       const qcal::Preprocessing pre = resolve_preprocessing(eval, *model, calibrated);
       qcal::FallbackResult fr = qcal::quantize_with_fallback(model, a.model, ranges, opt, pre, dataset_options(eval), ro,
-                                                             a.max_drop, a.max_fallback_steps);
+                                                             a.max_drop, a.max_fallback_steps,
+                                                             [](const std::string& line) { std::printf("%s\n", line.c_str()); });
       out = std::move(fr.model);
       summary = std::move(fr.summary);
       std::string rules = "# --keep-float rules found by qcal quantize --max-drop " + std::to_string(a.max_drop) + " (" +

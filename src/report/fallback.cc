@@ -10,7 +10,14 @@ namespace qcal {
 
 FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std::string& label, const TensorRanges& ranges,
                                       const QuantizeOptions& options, const Preprocessing& pre, const DatasetOptions& eval,
-                                      const ReportOptions& ro, double max_drop, int max_steps) {
+                                      const ReportOptions& ro, double max_drop, int max_steps,
+                                      const std::function<void(const std::string&)>& on_step) {
+  auto tell = [&](const char* format, auto... args) {
+    if (!on_step) return;
+    char line[512];
+    std::snprintf(line, sizeof line, format, args...);
+    on_step(line);
+  };
   if (ro.task == Task::kGeneric)
     throw Error("--max-drop needs a task metric: give --task classify, detect, segment or landmarks");
   // The op of the given float model that writes each tensor: keep-float rules name it.
@@ -34,7 +41,7 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
   nlohmann::json report;
   r.drop = evaluate(current, r.summary, r.model, report);
   r.steps.push_back({{"kept_float", nlohmann::json::array()}, {"drop", r.drop}});
-  std::printf("fallback: drop %.6g with every quantizable op in int8 (target %.6g)\n", r.drop, max_drop);
+  tell("fallback: drop %.6g with every quantizable op in int8 (target %.6g)", r.drop, max_drop);
   std::set<int> tried;
   for (int step = 0; step < max_steps && r.drop > max_drop; ++step) {
     int op = -1, activation = -1;
@@ -71,7 +78,7 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
     nlohmann::json rep;
     const double drop = evaluate(candidate, s, m, rep);
     const bool better = drop < r.drop - 1e-12;
-    std::printf("fallback: op %d %s float -> drop %.6g (%s)\n", op, what.c_str(), drop, better ? "kept" : "undone");
+    tell("fallback: op %d %s float -> drop %.6g (%s)", op, what.c_str(), drop, better ? "kept" : "undone");
     r.steps.push_back({{"op", op}, {"layer", what}, {"drop", drop}, {"kept", better}});
     if (!better) continue;
     current = candidate;

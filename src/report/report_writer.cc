@@ -38,7 +38,12 @@ std::string esc(const std::string& s) {
   return o;
 }
 
-std::string short_name(const std::string& s, size_t n = 48) { return s.size() <= n ? s : "..." + s.substr(s.size() - (n - 3)); }
+std::string short_name(const std::string& s, size_t n = 48) {
+  if (s.size() <= n) return s;
+  std::string out = "...";  // appended, not "..." + s: GCC 12 warns falsely on that inlined
+  out.append(s, s.size() - (n - 3), n - 3);
+  return out;
+}
 
 double rank_key(const json& l) {
   return l.contains("isolated_sqnr_db") && !l["isolated_sqnr_db"].is_null() ? l["isolated_sqnr_db"].get<double>()

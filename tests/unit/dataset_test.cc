@@ -120,7 +120,7 @@ TEST(Dataset, StreamsSortedSkipsCorruptReportsDuplicates) {
   Preprocessing p;
   DatasetOptions o;
   o.images = dir.path;
-  o.progress = false;
+
   o.batch = 2;
   std::vector<float> first_values;
   size_t samples = 0;
@@ -147,7 +147,7 @@ TEST(Dataset, SamplingIsReproducibleAndZeroUsableIsAnError) {
   const Model m = one_input_model(4, 2);
   DatasetOptions o;
   o.images = dir.path;
-  o.progress = false;
+
   o.num = 3;
   o.seed = 42;
   auto collect = [&] {
@@ -190,7 +190,7 @@ TEST(Dataset, NormalizationNeedsOneValueOrOnePerChannelFiniteAndNonzero) {
   const Model m = one_input_model(4, 2);
   DatasetOptions o;
   o.images = dir.path;
-  o.progress = false;
+
   auto stream = [&](std::vector<float> mean, std::vector<float> std) {
     Preprocessing p;
     p.mean = std::move(mean);
@@ -220,7 +220,7 @@ TEST(Dataset, NpyInputsMustHaveTheInputShape) {
   const Model m = one_input_model(4, 2);  // float32 [1,4,2,3]
   DatasetOptions o;
   o.inputs = dir.path;
-  o.progress = false;
+
   write_npy(dir.path / "good.npy", HostTensor::zeros("x", DType::kFloat32, {1, 4, 2, 3}));
   size_t samples = 0;
   stream_dataset(m, 0, Preprocessing{}, o, [&](std::vector<std::vector<HostTensor>>& b) { samples += b.size(); });

@@ -176,7 +176,7 @@ struct Classifier {
   ReportData report(const fs::path& images, std::shared_ptr<const Labels> labels) const {
     DatasetOptions d;
     d.images = images;
-    d.progress = false;
+
     ReportOptions ro;
     ro.task = Task::kClassify;
     ro.labels = std::move(labels);
@@ -260,7 +260,7 @@ TEST(Labels, ReportErrors) {
   EXPECT_NE(error_of([&] { c.report(img, std::make_shared<Labels>(l)); }).find("no entry names a sample"), std::string::npos);
   DatasetOptions d;
   d.images = img;
-  d.progress = false;
+
   ReportOptions ro;
   ro.task = Task::kLandmarks;
   ro.labels = std::make_shared<Labels>(l);
