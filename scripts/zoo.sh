@@ -11,9 +11,12 @@
 # The float model itself is run by LiteRT and by qcal's float executor too.
 # One row per model x scheme on stdout; $OUT/summary.tsv and $OUT/summary.md; every log and
 # output in $OUT/MODEL/.
-# usage: scripts/zoo.sh QCAL_BINARY [--out DIR] [--only NAME[,NAME...]]
+# usage: scripts/zoo.sh QCAL_BINARY [--out DIR] [--only NAME[,NAME...]] [--strict]
 #   --out DIR   where results go (default: ./zoo-results)
 #   --only      run only these models (names without .tflite)
+#   --strict    exit 1 when any row is class B (crash, internal error, hang), C (LiteRT refuses
+#               what qcal wrote) or D (qcal's integer executor differs from LiteRT); ctest
+#               interop.zoo_subset runs it on the subset fetch_fixtures.sh always fetches
 # Pre-processing: the model's metadata when it has normalization metadata, else the MediaPipe
 # graphs' own range where known ([-1, 1] for the face and pose detectors and the SSD), else x/255.
 set -uo pipefail
@@ -21,8 +24,10 @@ QCAL=$(realpath "${1:?usage: scripts/zoo.sh QCAL_BINARY [--out DIR] [--only NAME
 shift
 OUT=$PWD/zoo-results
 ONLY=""
+STRICT=0
 while (($#)); do
   case $1 in
+    --strict) STRICT=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     --only) ONLY=",$2,"; shift 2 ;;
     *) echo "zoo: unknown argument '$1'" >&2; exit 2 ;;
@@ -82,6 +87,12 @@ for m in "$CACHE"/zoo/*.tflite "$CACHE"/models/*.tflite; do
   n=$(basename "$m" .tflite)
   [[ -z "$ONLY" || "$ONLY" == *",$n,"* ]] && models+=("$m")
 done
+if [[ -n "$ONLY" ]]; then  # a named model that is not there is an error, not a pass
+  IFS=',' read -r -a wanted <<<"${ONLY:1:-1}"
+  for n in "${wanted[@]}"; do
+    [[ " ${models[*]} " == *"/$n.tflite "* ]] || { echo "zoo: no model $n in $CACHE/zoo or $CACHE/models: run scripts/fetch_fixtures.sh" >&2; exit 1; }
+  done
+fi
 printf '%-46s %-14s %-6s %-7s %-8s %-14s %s %s\n' model scheme qcal litert sqnr_min exact class note
 for M in "${models[@]}"; do
   N=$(basename "$M" .tflite)
@@ -232,3 +243,12 @@ done
 node "$ROOT/scripts/zoo_summary.js" "$TSV" "$FLOATTSV" >"$OUT/summary.md"
 echo "zoo: $(tail -n +2 "$TSV" | wc -l) rows -> $TSV, $OUT/summary.md, $FLOATTSV"
 tail -n +2 "$TSV" | awk -F'\t' '{ n[$8]++ } END { for (c in n) printf "  class %s: %d\n", c, n[c] }' | sort
+if (( STRICT )); then
+  bad=$(tail -n +2 "$TSV" | awk -F'\t' '$8 == "B" || $8 == "C" || $8 == "D" { print "  " $1 " " $2 ": class " $8 ": " $9 }')
+  if [[ -n "$bad" ]]; then
+    echo "zoo: FAIL: rows of class B, C or D:"
+    echo "$bad"
+    exit 1
+  fi
+  echo "zoo: no row of class B, C or D"
+fi
