@@ -41,3 +41,27 @@ json "$W/r/report.json" "all(o['kernel_sqnr_db'] > o['grid_sqnr_db'] > 0 for o i
   fail "report.json outputs lack a grid/kernel split, or the kernels add more error than the grid"
 grep -q "(grid [0-9.]* dB, kernels [0-9.]* dB)" "$W/r.log" || fail "the console does not show the split"
 echo "PASS: grid/kernel split in report.json and on the console"
+# Channel-equalized layers (selfie has some) get their figures, compared after the channel
+# factors are undone, and --max-drop ranks layers by that same isolated figure.
+grep -q "channel equalization: [1-9]" <("$QCAL" quantize "$MODEL" --images "$W/calib" -o "$W/q2.tflite" 2>&1) ||
+  fail "the test needs a model with equalized layers"
+python3 - "$W/r/report.json" "$W/f.json" <<'PY' || fail "a conv has no isolated figure (equalized layers?)"
+import json, sys
+r = json.load(open(sys.argv[1])); ops = json.load(open(sys.argv[2]))['subgraphs'][0]['operators']
+figured = {l['op_index'] for l in r['layers'] if l['op_index'] is not None and l['isolated_sqnr_db'] is not None}
+readers = {}
+for i, o in enumerate(ops):
+    for t in o['inputs']: readers.setdefault(t, []).append(i)
+# A conv's figure is its own, or its activation's when that was folded into it.
+bare = [i for i, o in enumerate(ops) if o['opcode'] in ('CONV_2D', 'DEPTHWISE_CONV_2D')
+        and i not in figured and not any(j in figured for j in readers.get(o['outputs'][0], []))]
+assert not bare, bare
+PY
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fb.tflite" --max-drop 0 --task segment \
+  --eval-images "$W/eval" --max-fallback-steps 1 > "$W/fb.log"
+first=$(sed -n "s/^fallback: op [0-9]* .*(isolated SQNR \([-0-9.]*\) dB) float.*/\1/p" "$W/fb.log" | head -n1)
+"$QCAL" report "$MODEL" "$W/q.tflite" --images "$W/eval" --task segment --quiet -o "$W/r3" > /dev/null
+worst=$(json "$W/r3/report.json" "min(l['isolated_sqnr_db'] for l in d['layers'] if l['quantized'] and l['isolated_sqnr_db'] is not None)")
+awk -v a="$first" -v b="$worst" 'BEGIN { exit !(a != "" && (a - b) ^ 2 < 1e-6) }' ||
+  fail "--max-drop ranks with isolated SQNR '$first' dB; the report's worst layer has $worst dB"
+echo "PASS: equalized layers have figures; --max-drop's first pick is the report's worst ($worst dB)"

@@ -40,6 +40,12 @@ echo "-- quantize --max-drop (rules reusable with --keep-float @FILE)"
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fb.tflite" --max-drop 0 --task landmarks \
   --eval-images "$W/eval" --max-fallback-steps 2 > "$W/fb.log"
 grep -q "^fallback: drop" "$W/fb.log" || { echo "FAIL: no fallback summary"; cat "$W/fb.log"; exit 1; }
+# The first layer --max-drop returns to float is the report's worst by the report's own isolated
+# figure: the candidate it measures is the model --report measured (same calibration, images).
+first=$(sed -n "s/^fallback: op [0-9]* .*(isolated SQNR \([-0-9.]*\) dB) float.*/\1/p" "$W/fb.log" | head -n1)
+worst=$(json "$W/rep/report.json" "min(l['isolated_sqnr_db'] for l in d['layers'] if l['quantized'] and l['isolated_sqnr_db'] is not None)")
+awk -v a="$first" -v b="$worst" 'BEGIN { exit !(a != "" && (a - b) ^ 2 < 1e-6) }' ||
+  { echo "FAIL: --max-drop ranks with isolated SQNR '$first' dB, the report's worst layer has $worst dB"; cat "$W/fb.log"; exit 1; }
 [[ -s "$W/fb.tflite.keep-float.txt" ]] || { echo "FAIL: no rules file"; exit 1; }
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet --keep-float @"$W/fb.tflite.keep-float.txt" -o "$W/fb2.tflite" > /dev/null
 echo "ok"
