@@ -49,6 +49,10 @@ struct LayerReport {
   int zero_point = 0;
   ErrorStats accumulated, isolated;
   bool has_isolated = false;
+  // The accumulated error split as each output's is (OutputReport): grid = float vs the
+  // fake-quant simulation, kernel = simulation vs integer, at this tensor.
+  ErrorStats grid, kernel;
+  bool has_split = false;
   // Isolated view, per output channel (last axis): sum of (float - quantized), and values
   // per channel: the systematic shift bias correction removes.
   std::vector<double> channel_error_sum;

@@ -356,9 +356,19 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       qin.push_back(float_inputs[k]);
   }
 
+  // The fake-quant simulation first: its value of every layer tensor (the simulated model keeps
+  // the quantized model's tensor indices, each holding its dequantized simulated value).
+  std::map<int, std::vector<float>> sim;
+  std::vector<HostTensor> sout;
+  if (m.sex) {
+    CaptureObserver sim_capture(sim);
+    sout = m.sex->run(qin, &sim_capture);
+  }
+
   struct Compare : Observer {
     Impl* m;
     std::map<int, std::vector<float>>* ref;
+    std::map<int, std::vector<float>>* sim;
     void on_tensor(const TensorEvent& e) override {
       auto l = m->layer_of.find(e.tensor);
       if (l == m->layer_of.end()) return;
@@ -368,11 +378,19 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
       std::vector<float> test = dequantize(e.data.dtype, e.data.data, r->second.size(), q);
       m->to_float_domain(e.tensor, test);
       const auto [lo, hi] = representable(e.data.dtype, q);
-      m->add_error(m->layers[l->second].accumulated, e.tensor, r->second, test, lo, hi);
+      LayerReport& layer = m->layers[l->second];
+      m->add_error(layer.accumulated, e.tensor, r->second, test, lo, hi);
+      if (auto s = sim->find(e.tensor); s != sim->end() && s->second.size() == test.size()) {
+        m->to_float_domain(e.tensor, s->second);
+        layer.grid.add(r->second.data(), s->second.data(), test.size());
+        layer.kernel.add(s->second.data(), test.data(), test.size());
+        layer.has_split = true;
+      }
     }
   } compare;
   compare.m = &m;
   compare.ref = &ref;
+  compare.sim = &sim;
   const std::vector<HostTensor> qout = m.qex->run(qin, &compare);
 
   m.last_quant.clear();
@@ -387,7 +405,6 @@ void QuantizationComparison::add(const std::vector<HostTensor>& float_inputs) {
     if (r.size() == v.size()) m.outputs[k].stats.add(r.data(), v.data(), v.size());
   }
   if (m.sex) {
-    const std::vector<HostTensor> sout = m.sex->run(qin);
     for (size_t k = 0; k < sout.size() && k < qout.size(); ++k) {
       const Tensor& t = qs.tensors[qs.outputs[k]];
       const std::vector<float> sv = as_float(sout[k], quant_of(t)), v = as_float(qout[k], quant_of(t));

@@ -38,6 +38,11 @@ std::string esc(const std::string& s) {
   return o;
 }
 
+// A figure a layer or output may lack (no split without integer tensors): "-" then.
+std::string optional_db(const json& j, const char* key) {
+  return j.contains(key) && j[key].is_number() ? fmt(j[key].get<double>()) : "-";
+}
+
 std::string short_name(const std::string& s, size_t n = 48) {
   if (s.size() <= n) return s;
   std::string out = "...";  // appended, not "..." + s: GCC 12 warns falsely on that inlined
@@ -81,6 +86,10 @@ json report_json(const ReportData& d) {
       j["zero_point"] = l.zero_point;
       j["rmse_over_scale"] = std::sqrt(l.accumulated.mse()) / l.scale;
       if (l.has_isolated) j["isolated_rmse_over_scale"] = std::sqrt(l.isolated.mse()) / l.scale;
+    }
+    if (l.has_split) {
+      j["grid_sqnr_db"] = db(l.grid.sqnr_db());      // float vs the fake-quant simulation
+      j["kernel_sqnr_db"] = db(l.kernel.sqnr_db());  // the simulation vs the integer kernels
     }
     layers.push_back(std::move(j));
   }
@@ -217,17 +226,18 @@ std::string report_markdown(const json& r) {
     << "| output | SQNR (dB) | cosine | grid SQNR (dB) | kernels SQNR (dB) |\n|---|---|---|---|---|\n";
   for (const json& o : r["outputs"])
     s << "| " << o["name"].get<std::string>() << " | " << fmt(o["sqnr_db"].get<double>()) << " | "
-      << fmt(o["cosine"].get<double>(), 5) << " | " << (o.contains("grid_sqnr_db") ? fmt(o["grid_sqnr_db"].get<double>()) : "-")
-      << " | " << (o.contains("kernel_sqnr_db") ? fmt(o["kernel_sqnr_db"].get<double>()) : "-") << " |\n";
+      << fmt(o["cosine"].get<double>(), 5) << " | " << optional_db(o, "grid_sqnr_db")
+      << " | " << optional_db(o, "kernel_sqnr_db") << " |\n";
   s << "\n## Layers, worst first (isolated SQNR where available)\n\n"
-    << "| op | type | tensor | isolated SQNR | accumulated SQNR | cosine | max abs | RMSE/scale | clipped | float range | scale | zp |\n"
-    << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    << "| op | type | tensor | isolated SQNR | accumulated SQNR | grid SQNR | kernels SQNR | cosine | max abs | RMSE/scale | clipped | float range | scale | zp |\n"
+    << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   int n = 0;
   for (const json& l : r["layers"]) {
     if (n++ >= 40) break;
     s << "| " << op_number(l) << " | " << l["op"].get<std::string>() << " | `" << short_name(l["name"].get<std::string>())
       << "` | " << (l["isolated_sqnr_db"].is_null() ? "-" : fmt(l["isolated_sqnr_db"].get<double>())) << " | "
-      << fmt(l["sqnr_db"].get<double>()) << " | " << fmt(l["cosine"].get<double>(), 4) << " | "
+      << fmt(l["sqnr_db"].get<double>()) << " | " << optional_db(l, "grid_sqnr_db") << " | " << optional_db(l, "kernel_sqnr_db")
+      << " | " << fmt(l["cosine"].get<double>(), 4) << " | "
       << fmt(l["max_abs"].get<double>(), 4) << " | "
       << (l.contains("rmse_over_scale") ? fmt(l["rmse_over_scale"].get<double>()) : "-") << " | "
       << fmt(100 * l["clip_fraction"].get<double>(), 3) << "% | [" << fmt(l["float_min"].get<double>(), 3) << ", "
@@ -336,19 +346,20 @@ std::string report_html(const json& r) {
        "simulation'>grid SQNR (dB)</th><th title='the simulation against the integer model'>kernels SQNR (dB)</th></tr>";
   for (const json& o : r["outputs"])
     s << "<tr><td class=l>" << esc(o["name"]) << "</td><td>" << fmt(o["sqnr_db"]) << "</td><td>" << fmt(o["cosine"], 5) << "</td><td>"
-      << (o.contains("grid_sqnr_db") ? fmt(o["grid_sqnr_db"]) : "-") << "</td><td>"
-      << (o.contains("kernel_sqnr_db") ? fmt(o["kernel_sqnr_db"]) : "-") << "</td></tr>";
+      << optional_db(o, "grid_sqnr_db") << "</td><td>" << optional_db(o, "kernel_sqnr_db") << "</td></tr>";
   s << "</table><h2>Per-layer SQNR</h2>" << sqnr_chart(r["layers_in_order"]);
   s << "<h2>Worst layers: activation histograms and calibrator ranges</h2>";
   for (const json& p : r["histograms"])
     s << "<h3>tensor " << p["tensor"] << " <code>" << esc(short_name(p["name"], 80)) << "</code></h3>" << histogram_chart(p);
   s << "<h2>Layers, worst first</h2><table><tr><th>op</th><th>type</th><th>tensor</th><th>isolated SQNR</th><th>accumulated SQNR</th>"
+       "<th title='float against the fake-quant simulation'>grid SQNR</th><th title='the simulation against the integer model'>kernels SQNR</th>"
        "<th>cosine</th><th>RMSE/scale</th><th>clipped</th><th>float range</th><th>scale</th><th>zp</th></tr>";
   int n = 0;
   for (const json& l : r["layers"]) {
     if (n++ >= 60) break;
     s << "<tr><td>" << op_number(l) << "</td><td class=l>" << esc(l["op"]) << "</td><td class=l>" << esc(short_name(l["name"]))
       << "</td><td>" << (l["isolated_sqnr_db"].is_null() ? "-" : fmt(l["isolated_sqnr_db"])) << "</td><td>" << fmt(l["sqnr_db"])
+      << "</td><td>" << optional_db(l, "grid_sqnr_db") << "</td><td>" << optional_db(l, "kernel_sqnr_db")
       << "</td><td>" << fmt(l["cosine"], 4) << "</td><td>" << (l.contains("rmse_over_scale") ? fmt(l["rmse_over_scale"]) : "-")
       << "</td><td>" << fmt(100 * l["clip_fraction"].get<double>(), 3) << "%</td><td>[" << fmt(l["float_min"], 3) << ", "
       << fmt(l["float_max"], 3) << "]</td><td>" << (l.contains("scale") ? fmt(l["scale"], 5) : "-") << "</td><td>"

@@ -40,7 +40,10 @@ echo "PASS: --keep-float $n keeps '$name' float"
 json "$W/r/report.json" "all(o['kernel_sqnr_db'] > o['grid_sqnr_db'] > 0 for o in d['outputs'])" | grep -q True ||
   fail "report.json outputs lack a grid/kernel split, or the kernels add more error than the grid"
 grep -q "(grid [0-9.]* dB, kernels [0-9.]* dB)" "$W/r.log" || fail "the console does not show the split"
-echo "PASS: grid/kernel split in report.json and on the console"
+json "$W/r/report.json" "all('grid_sqnr_db' in l and 'kernel_sqnr_db' in l for l in d['layers'] if l['quantized'])" | grep -q True ||
+  fail "a quantized layer has no grid/kernel split in report.json"
+grep -q "| grid SQNR | kernels SQNR |" "$W/r/report.md" || fail "report.md's layer table has no grid/kernel columns"
+echo "PASS: grid/kernel split of every output and layer in report.json, report.md and on the console"
 # Channel-equalized layers (selfie has some) get their figures, compared after the channel
 # factors are undone, and --max-drop ranks layers by that same isolated figure.
 grep -q "channel equalization: [1-9]" <("$QCAL" quantize "$MODEL" --images "$W/calib" -o "$W/q2.tflite" 2>&1) ||
