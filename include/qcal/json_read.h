@@ -1,4 +1,4 @@
-// Reading numbers from JSON files users may have edited. nlohmann's get<T>() static_casts any
+// JSON text and reading numbers from JSON files users may have edited. nlohmann's get<T>() static_casts any
 // number to T, and a value out of T's range (5e21 into a count, 1e39 into a float) is then
 // undefined behaviour; these accept only what fits and throw a one-line Error otherwise.
 #pragma once
@@ -15,6 +15,12 @@
 
 namespace qcal {
 
+// The JSON text of j (indent as nlohmann's dump). Tensor names are bytes from the model: an
+// invalid UTF-8 sequence is replaced, where a plain dump() would throw.
+inline std::string json_text(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 template <typename T>
 T json_integer(const nlohmann::json& j, const char* what) {
   using L = std::numeric_limits<T>;
@@ -28,7 +34,7 @@ T json_integer(const nlohmann::json& j, const char* what) {
       return static_cast<T>(v);
   }
   throw Error(std::string(what) + " must be an integer in [" + std::to_string(L::lowest()) + ", " + std::to_string(L::max()) +
-              "], got " + j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 40));
+              "], got " + json_text(j).substr(0, 40));
 }
 
 inline double json_double(const nlohmann::json& j, const char* what) {

@@ -10,6 +10,7 @@
 #include "qcal/calibrators.h"
 #include "qcal/dataset.h"
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/inspect.h"
 #include "qcal/labels.h"
 #include "qcal/model_io.h"
@@ -119,8 +120,8 @@ qcal::Preprocessing resolve_preprocessing(const DataArgs& a, const qcal::Model& 
     for (float s : a.std)
       if (!(s > 0)) throw qcal::Error("--std values must be positive");
     if (recorded && (a.mean != recorded->mean || a.std != recorded->std))
-      overrides.push_back("--mean/--std (calibrated with mean " + nlohmann::json(recorded->mean).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + " std " +
-                          nlohmann::json(recorded->std).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + ")");
+      overrides.push_back("--mean/--std (calibrated with mean " + qcal::json_text(nlohmann::json(recorded->mean)) + " std " +
+                          qcal::json_text(nlohmann::json(recorded->std)) + ")");
     p.mean = a.mean;
     p.std = a.std;
     p.normalization_source = "user";
@@ -237,7 +238,7 @@ struct InspectArgs {
 int run_inspect(const InspectArgs& a) {
   const qcal::Model m = qcal::read_model(a.model);
   if (a.json)
-    std::cout << qcal::inspect_json(m).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << qcal::json_text(qcal::inspect_json(m), 1) << "\n";
   else
     std::cout << qcal::inspect_text(m, a.model);
   return 0;
@@ -254,21 +255,21 @@ void print_report_summary(const qcal::ReportData& d, const std::string& dir) {
   const nlohmann::json& a = r["accuracy"];
   std::printf("report over %zu samples (tensors matched by %s)\n", d.samples, d.matching.c_str());
   std::printf("accuracy (%s): %s float %s quantized %s drop %s\n", a["task"].get<std::string>().c_str(),
-              a["metric"].get<std::string>().c_str(), a["float"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), a["quantized"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
-              a["drop"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+              a["metric"].get<std::string>().c_str(), qcal::json_text(a["float"]).c_str(), qcal::json_text(a["quantized"]).c_str(),
+              qcal::json_text(a["drop"]).c_str());
   if (a.contains("labels")) {
     const nlohmann::json& l = a["labels"];
     if (l.contains("float_map50"))
       std::printf("labels (%s): %zu labelled, %zu without a label, %zu boxes; mAP@0.5%s float %s quantized %s drop %s\n",
                   l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
                   l["unlabelled_samples"].get<size_t>(), l["labelled_boxes"].get<size_t>(),
-                  l["class_agnostic"].get<bool>() ? " (class-agnostic)" : "", l["float_map50"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
-                  l["quantized_map50"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), l["map50_drop"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                  l["class_agnostic"].get<bool>() ? " (class-agnostic)" : "", qcal::json_text(l["float_map50"]).c_str(),
+                  qcal::json_text(l["quantized_map50"]).c_str(), qcal::json_text(l["map50_drop"]).c_str());
     else
       std::printf("labels (%s): %zu labelled, %zu without a label; top-5 accuracy float %s quantized %s\n",
                   l["source"].get<std::string>().c_str(), l["labelled_samples"].get<size_t>(),
-                  l["unlabelled_samples"].get<size_t>(), l["float_top5_accuracy"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
-                  l["quantized_top5_accuracy"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                  l["unlabelled_samples"].get<size_t>(), qcal::json_text(l["float_top5_accuracy"]).c_str(),
+                  qcal::json_text(l["quantized_top5_accuracy"]).c_str());
     if (const size_t n = l["entries_without_sample"].get<size_t>())
       std::printf("warning: %zu label entr%s no evaluated sample (e.g. %s)\n", n, n == 1 ? "y names" : "ies name",
                   l["entries_without_sample_examples"][0].get<std::string>().c_str());
@@ -654,7 +655,7 @@ int run_compare(const CompareArgs& a) {
     results.push_back(std::move(res));
   }
   const nlohmann::json c = qcal::comparison_json(results);
-  qcal::write_file_atomic(folder.path() / "compare.json", c.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  qcal::write_file_atomic(folder.path() / "compare.json", qcal::json_text(c, 1) + "\n");
   const std::string md = qcal::comparison_markdown(c);
   qcal::write_file_atomic(folder.path() / "compare.md", md);
   qcal::write_file_atomic(folder.path() / "compare.html", qcal::comparison_html(c));
@@ -729,7 +730,7 @@ int run_preprocess(const PreprocessArgs& a) {
         }
       });
   print_dataset_report(r);
-  qcal::write_file_atomic(folder.path() / "index.json", index.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  qcal::write_file_atomic(folder.path() / "index.json", qcal::json_text(index, 1) + "\n");
   folder.commit();
   std::cout << "wrote " << n << " inputs to " << a.output_dir << "\n";
   return 0;
@@ -771,7 +772,7 @@ int run_ranges(const RangesArgs& a) {
     if (!a.json) std::printf("\n");
     out["tensors"].push_back(std::move(row));
   }
-  if (a.json) std::cout << out.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  if (a.json) std::cout << qcal::json_text(out, 1) << "\n";
   return 0;
 }
 
@@ -842,7 +843,7 @@ int run_run(const RunArgs& a) {
     std::cout << "\n";
   }
   if (out_folder) {
-    qcal::write_file_atomic(out_folder->path() / "manifest.json", manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    qcal::write_file_atomic(out_folder->path() / "manifest.json", qcal::json_text(manifest, 1) + "\n");
     out_folder->commit();
   }
   return 0;
@@ -880,7 +881,7 @@ int run_bench(const BenchArgs& a) {
                             {"unshared_activation_bytes", ex.unshared_activation_bytes()},
                             {"collecting_statistics", a.stats}};
   if (a.json) {
-    std::cout << j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    std::cout << qcal::json_text(j, 1) << "\n";
     return 0;
   }
   std::printf("%s: %d thread%s, %d runs after %d warm-up%s\n", a.model.c_str(), a.threads, a.threads == 1 ? "" : "s",

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
 
@@ -36,7 +37,7 @@ void DumpAllObserver::finish(const Subgraph& sg) {
     const int op = e["op"];
     e["op_name"] = op >= 0 ? sg.operators[op].code.name() : "(input)";
   }
-  write_file_atomic(dir_ / "index.json", index_.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_file_atomic(dir_ / "index.json", json_text(index_, 1) + "\n");
 }
 
 std::vector<HostTensor> random_inputs(const Executor& ex, uint32_t seed, float lo, float hi) {

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/model_io.h"
 #include "qcal/run_tools.h"
 #include "qcal/scheme_comparison.h"
@@ -22,7 +23,7 @@ std::string trim(std::string s) {
 
 // Numbers for people: 4 significant digits; null as "-".
 std::string num(const json& v) {
-  if (!v.is_number()) return v.is_null() ? "-" : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (!v.is_number()) return v.is_null() ? "-" : json_text(v);
   std::ostringstream s;
   s.precision(4);
   s << v.get<double>();

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "qcal/calibrators.h"
+#include "qcal/json_read.h"
 #include "qcal/model_io.h"
 #include "qcal/report_writer.h"
 
@@ -209,13 +210,13 @@ std::string report_markdown(const json& r) {
     << "- float model: `" << r["float_model"].get<std::string>() << "`\n"
     << "- quantized model: `" << r["quant_model"].get<std::string>() << "`\n"
     << "- samples: " << r["samples"] << " (not used for calibration, if the calibration set was separate)\n"
-    << "- calibration: " << r["calibration"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"
-    << "- pre-processing: " << r["preprocessing"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n"
+    << "- calibration: " << json_text(r["calibration"]) << "\n"
+    << "- pre-processing: " << json_text(r["preprocessing"]) << "\n"
     << "- tensors matched by: " << r["tensor_matching"].get<std::string>() << "\n\n";
   const json& a = r["accuracy"];
   s << "## Accuracy (" << a["task"].get<std::string>() << ")\n\n";
   s << "| metric | float | quantized | drop |\n|---|---|---|---|\n";
-  auto cell = [](const json& v) { return v.is_number() ? fmt(v.get<double>(), 4) : v.is_null() ? std::string("-") : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); };
+  auto cell = [](const json& v) { return v.is_number() ? fmt(v.get<double>(), 4) : v.is_null() ? std::string("-") : json_text(v); };
   s << "| " << a["metric"].get<std::string>() << " | " << cell(a["float"]) << " | " << cell(a["quantized"]) << " | "
     << cell(a["drop"]) << " |\n";
   for (const char* k : {"top1_agreement", "top5_agreement", "pixel_agreement", "float_detections", "quantized_detections"})
@@ -242,7 +243,7 @@ std::string report_markdown(const json& r) {
       << (l.contains("rmse_over_scale") ? fmt(l["rmse_over_scale"].get<double>()) : "-") << " | "
       << fmt(100 * l["clip_fraction"].get<double>(), 3) << "% | [" << fmt(l["float_min"].get<double>(), 3) << ", "
       << fmt(l["float_max"].get<double>(), 3) << "] | " << (l.contains("scale") ? fmt(l["scale"].get<double>(), 5) : "-")
-      << " | " << (l.contains("zero_point") ? l["zero_point"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "-") << " |\n";
+      << " | " << (l.contains("zero_point") ? json_text(l["zero_point"]) : "-") << " |\n";
   }
   return s.str();
 }
@@ -328,11 +329,11 @@ std::string report_html(const json& r) {
        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}td.l{text-align:left}</style></head><body>"
     << "<h1>Quantization report</h1><p>float: <code>" << esc(r["float_model"]) << "</code><br>quantized: <code>"
     << esc(r["quant_model"]) << "</code><br>samples: " << r["samples"] << "<br>calibration: <code>"
-    << esc(r["calibration"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</code><br>pre-processing: <code>" << esc(r["preprocessing"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</code></p>";
+    << esc(json_text(r["calibration"])) << "</code><br>pre-processing: <code>" << esc(json_text(r["preprocessing"])) << "</code></p>";
   const json& a = r["accuracy"];
   s << "<h2>Accuracy (" << esc(a["task"]) << ")</h2><table><tr><th>metric</th><th>float</th><th>quantized</th><th>drop</th></tr><tr><td class=l>"
-    << esc(a["metric"]) << "</td><td>" << esc(a["float"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</td><td>" << esc(a["quantized"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</td><td>"
-    << esc(a["drop"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)) << "</td></tr></table>";
+    << esc(a["metric"]) << "</td><td>" << esc(json_text(a["float"])) << "</td><td>" << esc(json_text(a["quantized"])) << "</td><td>"
+    << esc(json_text(a["drop"])) << "</td></tr></table>";
   if (a.contains("labels")) {
     const json& l = a["labels"];
     s << "<h3>Against the labels (<code>" << esc(l["source"]) << "</code>)</h3><table><tr><th>metric</th><th>float</th>"
@@ -363,7 +364,7 @@ std::string report_html(const json& r) {
       << "</td><td>" << fmt(l["cosine"], 4) << "</td><td>" << (l.contains("rmse_over_scale") ? fmt(l["rmse_over_scale"]) : "-")
       << "</td><td>" << fmt(100 * l["clip_fraction"].get<double>(), 3) << "%</td><td>[" << fmt(l["float_min"], 3) << ", "
       << fmt(l["float_max"], 3) << "]</td><td>" << (l.contains("scale") ? fmt(l["scale"], 5) : "-") << "</td><td>"
-      << (l.contains("zero_point") ? l["zero_point"].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "-") << "</td></tr>";
+      << (l.contains("zero_point") ? json_text(l["zero_point"]) : "-") << "</td></tr>";
   }
   s << "</table></body></html>\n";
   return s.str();
@@ -372,7 +373,7 @@ std::string report_html(const json& r) {
 void write_report(const std::filesystem::path& dir, const ReportData& data) {
   std::filesystem::create_directories(dir);
   const json r = report_json(data);
-  write_file_atomic(dir / "report.json", r.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  write_file_atomic(dir / "report.json", json_text(r, 1) + "\n");
   write_file_atomic(dir / "report.md", report_markdown(r));
   write_file_atomic(dir / "report.html", report_html(r));
 }

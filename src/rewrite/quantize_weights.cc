@@ -6,6 +6,7 @@
 #include <set>
 
 #include "qcal/error.h"
+#include "qcal/json_read.h"
 #include "qcal/inspect.h"
 #include "qcal/op_table.h"
 #include "qcal/passes.h"
@@ -190,7 +191,7 @@ TensorRanges ranges_from_calibration(const CalibrationData& c, const std::string
 
 constexpr const char* kRecordName = "qcal_quantization";
 
-void set_quantization_record(Model& model, const nlohmann::json& record) { set_metadata(model, kRecordName, record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)); }
+void set_quantization_record(Model& model, const nlohmann::json& record) { set_metadata(model, kRecordName, json_text(record)); }
 
 std::optional<nlohmann::json> quantization_record(const Model& model) {
   const std::optional<std::string> text = model.metadata_string(kRecordName);

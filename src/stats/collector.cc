@@ -83,7 +83,7 @@ CalibrationData CalibrationData::from_json(const nlohmann::json& j) {
   return c;
 }
 
-void CalibrationData::save(const std::filesystem::path& path) const { write_file_atomic(path, to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"); }
+void CalibrationData::save(const std::filesystem::path& path) const { write_file_atomic(path, json_text(to_json()) + "\n"); }
 
 CalibrationData CalibrationData::load(const std::filesystem::path& path, const Model& model) {
   // Far above any real cache (thousands of tensors x 2048 bins); the JSON tree is ~10x the file.
