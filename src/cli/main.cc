@@ -524,9 +524,9 @@ int run_quantize(const QuantizeArgs& a) {
         worse = worse || c < b;
         if (b - c > largest_drop) {
           largest_drop = b - c;
-          char buf[160];
-          std::snprintf(buf, sizeof buf, "'%s' %.2f dB -> %.2f dB", before.outputs[k].name.c_str(), b, c);
-          hurt = buf;
+          char figures[64];
+          std::snprintf(figures, sizeof figures, "%.2f dB -> %.2f dB", b, c);
+          hurt = "'" + before.outputs[k].name + "' " + figures;  // the name whole, however long
         }
         std::printf("  '%s': %.2f dB -> %.2f dB\n", before.outputs[k].name.c_str(), b, c);
         effect.push_back({{"output", before.outputs[k].name}, {"sqnr_db_before", b}, {"sqnr_db_after", c}});

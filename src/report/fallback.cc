@@ -1,6 +1,8 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <string>
 
 #include "qcal/error.h"
 #include "qcal/quantize.h"
@@ -14,8 +16,9 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
                                       const std::function<void(const std::string&)>& on_step) {
   auto tell = [&](const char* format, auto... args) {
     if (!on_step) return;
-    char line[512];
-    std::snprintf(line, sizeof line, format, args...);
+    // Sized to fit: a step names a tensor, and tensor names have no length limit.
+    std::string line(static_cast<size_t>(std::max(0, std::snprintf(nullptr, 0, format, args...))), '\0');
+    std::snprintf(line.data(), line.size() + 1, format, args...);
     on_step(line);
   };
   if (ro.task == Task::kGeneric)
