@@ -210,6 +210,15 @@ class Int8Rewriter {
   // A float32 activation of the float model (the rewrite changes dtypes in place).
   bool float_activation(int t) const { return t >= 0 && t < n_ && float_act_[t]; }
 
+  // How many op inputs read each of the float model's tensors.
+  std::vector<int> reader_counts(const std::vector<Operator>& ops) const {
+    std::vector<int> readers(n_, 0);
+    for (const Operator& op : ops)
+      for (int32_t t : op.inputs)
+        if (t >= 0 && t < n_) ++readers[t];
+    return readers;
+  }
+
   // Input slots of an int8 op that carry quantized activations (or constants quantized
   // like them): everything but weights, bias and the inputs the table keeps as they are.
   bool data_slot(const OpQuantInfo& info, int slot) const {
@@ -435,10 +444,7 @@ class Int8Rewriter {
     // saturated to the group's range anyway: its own observation, beyond the clamp, is left
     // out of the union (a twin's clamp after a conv would otherwise widen the conv's grid).
     std::vector<char> clamped(n_, 0);
-    std::vector<int> readers(n_, 0);
-    for (const Operator& op : ops)
-      for (int32_t t : op.inputs)
-        if (t >= 0 && t < n_) ++readers[t];
+    const std::vector<int> readers = reader_counts(ops);
     for (size_t oi = 0; oi < ops.size(); ++oi) {
       const Operator& op = ops[oi];
       if (!int8_op_[oi] || !op_quant_info(op.code).clamps_to_constant || op.inputs.size() != 2) continue;
@@ -454,8 +460,8 @@ class Int8Rewriter {
     std::vector<std::optional<FixedQuantization>> fixed(n_);
     for (int t = 0; t < n_; ++t) {
       if (tensor(t).dtype != DType::kFloat32) continue;
-      const int g = groups.find(t);
       if (clamped[t]) continue;
+      const int g = groups.find(t);
       if (auto it = ranges_.find(t); it != ranges_.end() && !constant(t)) {
         lo[g] = std::min<double>(lo[g], it->second.min);
         hi[g] = std::max<double>(hi[g], it->second.max);
@@ -753,10 +759,7 @@ class Int8Rewriter {
       for (int32_t t : ops[oi].outputs)
         if (t >= 0) producer[t] = static_cast<int>(oi);
     const std::set<int32_t> graph_outputs(sg().outputs.begin(), sg().outputs.end());
-    std::vector<int> readers(n_, 0);
-    for (const Operator& op : ops)
-      for (int32_t t : op.inputs)
-        if (t >= 0 && t < n_) ++readers[t];
+    const std::vector<int> readers = reader_counts(ops);
     for (const Operator& op : ops) {
       if (fusable_activation(op.builtin()) != tflite::ActivationFunctionType::NONE && op.inputs.size() == 1 &&
           op.inputs[0] >= 0 && op.inputs[0] < n_ && readers[op.inputs[0]] == 1 && op.outputs.size() == 1)

@@ -64,7 +64,7 @@ SymmetricWeights quantize_symmetric(const std::vector<float>& w, const Shape& sh
   for (size_t i = 0; i < w.size(); ++i) absmax[channel(i)] = std::max(absmax[channel(i)], std::abs(w[i]));
   // An all-zero channel is exact at any scale: it takes the largest other channel's, so its
   // requantization scale (input x weight / output) stays in line with theirs.
-  const float widest = *std::max_element(absmax.begin(), absmax.end());
+  const float widest = absmax.empty() ? 0.0f : *std::max_element(absmax.begin(), absmax.end());
   q.scales.resize(channels);
   for (int64_t c = 0; c < channels; ++c) {
     q.scales[c] = absmax[c] > 0 ? absmax[c] / 127.0f : widest > 0 ? widest / 127.0f : 1.0f;
