@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # LiteRT.js latency (XNNPACK in wasm, 1 thread) of each model's float form against qcal's int8
-# forms (minmax, --io int8 and --io float), with activations folded into the op before them
-# (qcal's default) and without (--no-fuse-activations), plus HARD_SWISH kept float where a
-# model has it; and how many standalone int8 activation ops each model keeps. Each round
-# times every variant once, in turn, so load on a shared machine hits them alike. Wall-clock
-# medians move with the load of a shared machine; the CPU time per inference does much less:
-# the process's user + system time (/usr/bin/time) for RUNS timed runs after 10 warm-up runs,
-# minus that of a process that loads the model and runs it once, over RUNS + 9. The table
-# gives the median over rounds of each round's figures.
+# forms (minmax, --io int8 and --io float, qcal's defaults), and against the int8 model qcal
+# would write without its deployment rules ("naive": --all-int8 --no-fuse-activations, i.e.
+# standalone int8 RELU/PRELU/HARD_SWISH ops) where that model differs; with how many ops
+# LiteRT's XNNPACK delegate takes in each (qcal inspect). Each round times every variant once,
+# in turn, so load on a shared machine hits them alike. Wall-clock medians move with the load
+# of a shared machine; the CPU time per inference does much less: the process's user + system
+# time (/usr/bin/time) for RUNS timed runs after 10 warm-up runs, minus that of a process that
+# loads the model and runs it once, over RUNS + 9. The table gives the median over rounds of
+# each round's figures.
 #   usage: bench/int8_vs_float_litert.sh [QCAL_BINARY] [RUNS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,29 +16,28 @@ QCAL=${1:-build/qcal}
 RUNS=${2:-30}
 ROUNDS=${3:-3}
 CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
-MODELS=(face_detection_short_range selfie_segmentation hand_landmark_lite)
+MODELS=(face_detection_short_range hand_landmark_lite selfie_segmentation pose_landmark_lite pose_landmark_full
+        mobilenet_v1_0.25_224_float_metadata palm_detection_lite)
 declare -A PRE=([face_detection_short_range]="--mean 127.5 --std 127.5")  # its input is [-1, 1]
+model_file() { if [[ -f "$CACHE/models/$1.tflite" ]]; then echo "$CACHE/models/$1.tflite"; else echo "$CACHE/zoo/$1.tflite"; fi; }
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 declare -A VARIANTS
+delegated() { "$QCAL" inspect "$1" --json | node -e "const j=JSON.parse(require('fs').readFileSync(0)).litert_xnnpack; console.log(j.delegated + '/' + j.operators)"; }
 for m in "${MODELS[@]}"; do
-  f="$CACHE/models/$m.tflite"
+  f=$(model_file "$m")
   read -r -a pre <<<"${PRE[$m]:-}"
   "$QCAL" calibrate "$f" --images "$CACHE/photos" ${pre[@]+"${pre[@]}"} --threads 2 --quiet -o "$W/$m.json" >/dev/null 2>&1
   cp "$f" "$W/$m.float.tflite"
   v="float"
   for io in int8 float; do
-    q=(quantize "$f" --calib "$W/$m.json" --calibrator minmax --io "$io" --quiet)
-    "$QCAL" "${q[@]}" -o "$W/$m.int8_io_$io.tflite" >/dev/null
-    "$QCAL" "${q[@]}" --no-fuse-activations -o "$W/$m.int8_io_${io}_unfused.tflite" >/dev/null
-    v+=" int8_io_$io int8_io_${io}_unfused"
+    "$QCAL" quantize "$f" --calib "$W/$m.json" --calibrator minmax --io "$io" --quiet -o "$W/$m.int8_io_$io.tflite" >/dev/null
+    v+=" int8_io_$io"
   done
-  if "$QCAL" inspect "$f" | grep -q HARD_SWISH; then
-    "$QCAL" quantize "$f" --calib "$W/$m.json" --calibrator minmax --io int8 --keep-float HARD_SWISH --quiet \
-      -o "$W/$m.int8_io_int8_hard_swish_float.tflite" >/dev/null
-    v+=" int8_io_int8_hard_swish_float"
-  fi
+  "$QCAL" quantize "$f" --calib "$W/$m.json" --calibrator minmax --io int8 --all-int8 --no-fuse-activations --quiet \
+    -o "$W/$m.naive_io_int8.tflite" >/dev/null
+  [[ $(delegated "$W/$m.naive_io_int8.tflite") == $(delegated "$W/$m.int8_io_int8.tflite") ]] || v+=" naive_io_int8"
   VARIANTS[$m]=$v
 done
 
@@ -55,15 +55,13 @@ for ((r = 0; r < ROUNDS; ++r)); do
   done
 done
 
-echo "| model | variant | int8 RELU/RELU6/RELU_N1_TO_1 ops | int8 HARD_SWISH ops | CPU ms per inference (each round's) | / float | wall median ms | / float | fastest run ms | / float |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | variant | ops XNNPACK takes | CPU ms per inference (each round's) | / float | wall median ms | / float | fastest run ms | / float |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for m in "${MODELS[@]}"; do
   for v in ${VARIANTS[$m]}; do
-    "$QCAL" inspect "$W/$m.$v.tflite" --json >"$W/$m.$v.inspect.json"
+    taken=$(delegated "$W/$m.$v.tflite")
     node -e "
       const fs = require('fs');
-      const sg = JSON.parse(fs.readFileSync('$W/$m.$v.inspect.json')).subgraphs[0];
-      const n = (k) => sg.operators.filter((o) => o.opcode === k && sg.tensors[o.outputs[0]].dtype === 'int8').length;
       const rounds = (f) => fs.readFileSync(f, 'utf8').trim().split('\\n').map((l) => l.split(' ').map(Number));
       const median = (x) => x.slice().sort((a, b) => a - b)[x.length >> 1];
       const stats = (f) => {
@@ -72,8 +70,7 @@ for m in "${MODELS[@]}"; do
       };
       const a = stats('$W/$m.$v.ms'), f = stats('$W/$m.float.ms');
       const d = (x) => x.toFixed(2);
-      console.log('| $m | $v | ' + (n('RELU') + n('RELU6') + n('RELU_N1_TO_1')) + ' | ' + n('HARD_SWISH') + ' | ' + d(a.cpu) +
-        ' (' + a.cpus.map(d).join(', ') + ') | ' + d(a.cpu / f.cpu) + ' | ' + d(a.wall) + ' | ' + d(a.wall / f.wall) + ' | ' +
-        d(a.min) + ' | ' + d(a.min / f.min) + ' |');"
+      console.log('| $m | $v | $taken | ' + d(a.cpu) + ' (' + a.cpus.map(d).join(', ') + ') | ' + d(a.cpu / f.cpu) + ' | ' +
+        d(a.wall) + ' | ' + d(a.wall / f.wall) + ' | ' + d(a.min) + ' | ' + d(a.min / f.min) + ' |');"
   done
 done

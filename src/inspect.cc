@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <map>
 
-#include "qcal/executor.h"
 #include <sstream>
+
+#include "qcal/executor.h"
+#include "qcal/litert_placement.h"
 
 namespace qcal {
 namespace {
@@ -67,6 +69,24 @@ json io_json(const Subgraph& sg, const std::vector<int32_t>& list) {
     const Tensor& t = sg.tensors[i];
     out.push_back({{"index", i}, {"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", t.shape},
                    {"quantization", quantization_json(t)}});
+  }
+  return out;
+}
+
+// The ops LiteRT's XNNPACK delegate leaves to TFLite's builtin kernels, grouped by op name
+// and reason, in the order they first appear.
+struct Refusal {
+  std::string op, reason;
+  std::vector<int> indices;
+};
+std::vector<Refusal> refusals(const Model& m, const LitertPlacement& p) {
+  std::vector<Refusal> out;
+  for (const OpPlacement& o : p.ops) {
+    if (o.xnnpack) continue;
+    const std::string name = m.subgraphs[0].operators[o.op].code.name();
+    auto it = std::find_if(out.begin(), out.end(), [&](const Refusal& r) { return r.op == name && r.reason == o.reason; });
+    if (it == out.end()) it = out.insert(out.end(), Refusal{name, o.reason, {}});
+    it->indices.push_back(o.op);
   }
   return out;
 }
@@ -184,6 +204,14 @@ nlohmann::json inspect_json(const Model& m) {
   for (const UnsupportedOp& u : find_unsupported_ops(m, KernelRegistry::global()))
     unsupported.push_back({{"subgraph", u.subgraph}, {"index", u.index}, {"name", u.name}, {"custom", u.custom}});
   j["executable"] = {{"all", unsupported.empty()}, {"unsupported", std::move(unsupported)}};
+  const LitertPlacement placement = litert_placement(m);
+  json outside = json::array();
+  for (const Refusal& r : refusals(m, placement))
+    outside.push_back({{"op", r.op}, {"reason", r.reason}, {"indices", r.indices}});
+  j["litert_xnnpack"] = {{"operators", placement.ops.size()},
+                         {"delegated", placement.delegated},
+                         {"runs", placement.runs},
+                         {"not_delegated", std::move(outside)}};
   return j;
 }
 
@@ -225,6 +253,23 @@ std::string inspect_text(const Model& m, const std::string& label) {
     s << "executable by qcal: all operators\n";
   else
     s << "executable by qcal: no: " << describe_unsupported(missing, "this model") << "\n";
+  if (!m.subgraphs.empty() && !m.subgraphs[0].operators.empty()) {
+    const LitertPlacement placement = litert_placement(m);
+    const size_t n = placement.ops.size();
+    s << "LiteRT on CPU: XNNPACK takes " << placement.delegated << " of " << n << " operators";
+    if (placement.delegated == static_cast<int>(n)) {
+      s << " (one delegated graph)\n";
+    } else {
+      s << " (" << placement.runs << " delegated run" << (placement.runs == 1 ? "" : "s")
+        << "); TFLite's builtin kernels run the rest:\n";
+      for (const Refusal& r : refusals(m, placement)) {
+        s << "  " << r.op << " x" << r.indices.size() << " (op";
+        for (size_t k = 0; k < r.indices.size() && k < 8; ++k) s << (k ? ", " : " ") << r.indices[k];
+        if (r.indices.size() > 8) s << ", ...";
+        s << "): " << r.reason << "\n";
+      }
+    }
+  }
   const WeightFormat w = weight_format(m);
   s << "weights: ";
   if (w.fp16_constants)

@@ -131,9 +131,34 @@ const std::map<int32_t, OpQuantInfo>& table() {
     m.at(static_cast<int32_t>(B::HARD_SWISH)).float_in_litert =
         "LiteRT's XNNPACK delegate takes float HARD_SWISH but not int8: float keeps the model in one fast partition "
         "(--all-int8 quantizes it)";
+    // palm_detection_lite --io int8 in LiteRT.js: 1.5x float's time with its 26 int8 PRELU
+    // (27 delegated runs), 0.70x with them float; face_landmark 2.8x -> 0.77x, hand_recrop
+    // 3.6x -> 1.04x (docs/performance.md).
+    m.at(static_cast<int32_t>(B::PRELU)).float_in_litert =
+        "LiteRT's XNNPACK delegate takes float PRELU but not int8: float keeps the model in one fast partition "
+        "(--all-int8 quantizes it)";
     for (B op : {B::ADD, B::SUB, B::MUL, B::CONV_2D, B::DEPTHWISE_CONV_2D, B::FULLY_CONNECTED, B::AVERAGE_POOL_2D,
                  B::MAX_POOL_2D})
       m.at(static_cast<int32_t>(op)).int8_fused_activation = true;
+    // LiteRT's XNNPACK delegate (xnnpack_delegate.cc, VisitNode; agrees with the numerics the
+    // int8 kernels match bit for bit in tests/interop/op_models): ops it takes with float32 or
+    // per-tensor int8 activations, and those it takes in float32 only. In neither list:
+    // SQUEEZE, EXPAND_DIMS (its visitor refuses every type), GATHER, PACK, UNPACK, SPLIT_V,
+    // PADV2, CAST, ...: they run on TFLite's builtin kernels.
+    const B float_or_int8[] = {B::ADD, B::SUB, B::MUL, B::CONV_2D, B::DEPTHWISE_CONV_2D, B::FULLY_CONNECTED,
+                               B::TRANSPOSE_CONV, B::MAX_POOL_2D, B::CONCATENATION, B::RESHAPE, B::PAD, B::MEAN,
+                               B::SUM, B::REDUCE_MAX, B::REDUCE_MIN, B::RESIZE_BILINEAR, B::SLICE, B::STRIDED_SLICE,
+                               B::SPLIT, B::TRANSPOSE, B::DEPTH_TO_SPACE, B::SPACE_TO_DEPTH, B::LOGISTIC, B::TANH,
+                               B::LEAKY_RELU, B::ELU, B::BATCH_MATMUL, B::QUANTIZE, B::DEQUANTIZE};
+    const B float32_only[] = {B::ABS, B::CEIL, B::COS, B::EXP, B::FLOOR, B::GELU, B::HARD_SWISH, B::NEG, B::RELU,
+                              B::RELU6, B::RELU_N1_TO_1, B::ROUND, B::RSQRT, B::SIN, B::SQRT, B::SQUARE, B::DIV,
+                              B::MAXIMUM, B::MINIMUM, B::PRELU, B::SQUARED_DIFFERENCE, B::AVERAGE_POOL_2D, B::SOFTMAX};
+    auto entry = [&](B op) -> OpQuantInfo& {
+      return m.try_emplace(static_cast<int32_t>(op), float_only(tflite::EnumNameBuiltinOperator(op), "no int8 kernel known to qcal"))
+          .first->second;
+    };
+    for (B op : float_or_int8) entry(op).xnnpack_float = entry(op).xnnpack_int8 = true;
+    for (B op : float32_only) entry(op).xnnpack_float = true;
     return m;
   }();
   return t;

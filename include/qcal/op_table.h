@@ -48,6 +48,12 @@ struct OpQuantInfo {
   // first gives the same result; the input's own wider range would coarsen the shared grid.
   bool clamps_to_constant = false;
   const char* note = "";          // why, when not quantizable
+  // LiteRT on CPU hands the op to its XNNPACK delegate with float32 / per-tensor int8
+  // activations (the delegate's own checks, xnnpack_delegate.cc; per-op conditions such as
+  // scale ratios are in litert_placement.cc). Ops it does not take run on TFLite's builtin
+  // kernels and cut the delegated graph in two.
+  bool xnnpack_float = false;
+  bool xnnpack_int8 = false;
 };
 
 // The entry for an op; ops not in the table get a default entry with int8 = false.

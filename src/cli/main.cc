@@ -12,6 +12,7 @@
 #include "qcal/error.h"
 #include "qcal/json_read.h"
 #include "qcal/inspect.h"
+#include "qcal/litert_placement.h"
 #include "qcal/labels.h"
 #include "qcal/model_io.h"
 #include "qcal/executor.h"
@@ -349,6 +350,23 @@ qcal::ReportData run_comparison(std::shared_ptr<const qcal::Model> fm, const std
   return qcal::compare_models(fm, float_label, qm, quant_label, pre, dataset_options(data), ro);
 }
 
+// Where the written model leaves more ops outside LiteRT's XNNPACK delegate than the float
+// model did, it will likely run slower than float on LiteRT's CPU path: say so, in one line.
+void print_litert_placement_change(const qcal::Model& float_model, const qcal::Model& written) {
+  const qcal::LitertPlacement before = qcal::litert_placement(float_model), after = qcal::litert_placement(written);
+  const int outside_before = static_cast<int>(before.ops.size()) - before.delegated;
+  const int outside_after = static_cast<int>(after.ops.size()) - after.delegated;
+  if (outside_after <= outside_before) return;
+  std::map<std::string, int> ops;
+  for (const qcal::OpPlacement& o : after.ops)
+    if (!o.xnnpack) ++ops[written.subgraphs[0].operators[o.op].code.name()];
+  std::string list;
+  for (const auto& [name, n] : ops) list += (list.empty() ? "" : ", ") + name + " x" + std::to_string(n);
+  std::printf("note: LiteRT's XNNPACK delegate leaves %d ops of this model to TFLite's reference kernels (%d in the "
+              "float model): %s; it may run slower than float there (qcal inspect lists them)\n",
+              outside_after, outside_before, list.c_str());
+}
+
 int run_report(const ReportArgs& a) {
   check_output(a.output, {a.float_model, a.quant_model, a.labels, a.data.images, a.data.inputs}, true);
   qcal::OutputFolder folder(a.output, "report.json");
@@ -578,6 +596,7 @@ int run_quantize(const QuantizeArgs& a) {
       std::printf("  op %d %s -> '%s': %s\n", k.op, k.op_name.c_str(), k.tensor.c_str(), k.reason.c_str());
   }
   for (const auto& n : summary.notes) std::printf("note: %s\n", n.c_str());
+  print_litert_placement_change(*model, out);
   const auto size_after = fs::file_size(a.output);
   const double ratio = static_cast<double>(size_before) / static_cast<double>(std::max<uintmax_t>(size_after, 1));
   std::printf("weights: %lld -> %lld bytes\nwrote %s (%llu -> %llu bytes, %.2fx %s)\n",
@@ -937,8 +956,8 @@ int main(int argc, char** argv) {
                      "int8: round conv/FC weights plainly (on by default: each channel's rounding keeps its weight sum and "
                      "the mean output shift rounding causes, from the calibration's channel means, is taken off the bias)");
   quantize->add_flag("--all-int8", qa.all_int8,
-                     "int8: quantize also the ops LiteRT runs faster in float (HARD_SWISH: its XNNPACK delegate takes no "
-                     "int8 HARD_SWISH); for runtimes without XNNPACK such as TFLite Micro");
+                     "int8: quantize also the ops LiteRT runs faster in float (HARD_SWISH, PRELU: its XNNPACK delegate takes "
+                     "them in float only); for runtimes without XNNPACK such as TFLite Micro");
   quantize->add_flag("--no-fuse-activations", qa.no_fuse_activations,
                      "int8: keep RELU/RELU6/RELU_N1_TO_1 ops standalone (by default they are folded into the int8 op "
                      "before them where LiteRT's kernel takes a fused activation, as TFLite's converter does)");
