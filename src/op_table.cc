@@ -133,7 +133,8 @@ const std::map<int32_t, OpQuantInfo>& table() {
         "(--all-int8 quantizes it)";
     // palm_detection_lite --io int8 in LiteRT.js: 1.5x float's time with its 26 int8 PRELU
     // (27 delegated runs), 0.70x with them float; face_landmark 2.8x -> 0.77x, hand_recrop
-    // 3.6x -> 1.04x (docs/performance.md).
+    // 3.6x -> 1.04x (docs/performance.md). Written instead as int8 MUL(x, a - 1, fused RELU) +
+    // ADD (slopes a <= 1), both delegated, it measured slower than the float PRELU.
     m.at(static_cast<int32_t>(B::PRELU)).float_in_litert =
         "LiteRT's XNNPACK delegate takes float PRELU but not int8: float keeps the model in one fast partition "
         "(--all-int8 quantizes it)";
