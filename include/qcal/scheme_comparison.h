@@ -1,6 +1,7 @@
 // qcal compare: several schemes built from one calibration pass, evaluated side by side.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,10 +35,17 @@ struct SchemeResult {
   std::string worst_layer;
   double worst_layer_sqnr_db = 0;
   double latency_ms = 0;
+  std::optional<double> litert_ms;  // LiteRT's own median (litert_bench.h), when measured
   int kept_float = 0;
 };
 
-nlohmann::json comparison_json(const std::vector<SchemeResult>& results);
+// LiteRT's latency of the float model the schemes start from, or why it was not measured.
+struct LitertBaseline {
+  std::optional<double> float_ms;
+  std::string note;
+};
+
+nlohmann::json comparison_json(const std::vector<SchemeResult>& results, const LitertBaseline& litert = {});
 std::string comparison_markdown(const nlohmann::json& comparison);
 std::string comparison_html(const nlohmann::json& comparison);
 

@@ -12,6 +12,7 @@
 #include "qcal/error.h"
 #include "qcal/json_read.h"
 #include "qcal/inspect.h"
+#include "qcal/litert_bench.h"
 #include "qcal/litert_placement.h"
 #include "qcal/labels.h"
 #include "qcal/model_io.h"
@@ -616,6 +617,7 @@ struct CompareArgs {
   std::string model, eval_images, output, task = "generic", labels;
   std::string schemes = "int8:minmax,int8:percentile,int8:kl,int8:mse,fp16,dynamic";
   int runs = 20;
+  bool no_litert = false;
   DataArgs data;
 };
 
@@ -638,7 +640,13 @@ int run_compare(const CompareArgs& a) {
     qa.data = a.data;
     calib = obtain_calibration(qa, model);
   }
+  // LiteRT's own latency, next to qcal's executor's, where this machine has the harness.
+  qcal::LitertBaseline litert;
+  std::optional<qcal::LitertHarness> harness;
+  if (!a.no_litert) harness = qcal::find_litert_harness(litert.note);
+  else litert.note = "--no-litert";
   std::vector<qcal::SchemeResult> results;
+  std::vector<std::string> paths;  // of each result's model, for the LiteRT timings
   for (const qcal::SchemeSpec& spec : specs) {
     std::cout << "== " << spec.label << "\n";
     qcal::QuantizeSummary summary;
@@ -670,10 +678,32 @@ int run_compare(const CompareArgs& a) {
       res.worst_layer_sqnr_db = w["isolated_sqnr_db"].is_null() ? w["sqnr_db"].get<double>() : w["isolated_sqnr_db"].get<double>();
     }
     res.latency_ms = qcal::median_latency_ms(*qm, a.runs);
+    paths.push_back(path.string());
     res.kept_float = static_cast<int>(summary.kept_float.size());
     results.push_back(std::move(res));
   }
-  const nlohmann::json c = qcal::comparison_json(results);
+  if (harness) {
+    // The float model and every scheme's, in turn, for three rounds: a shared machine's slow
+    // spells (seen: one process at 1.35x the next one's median) then hit them alike.
+    std::cout << "LiteRT latency: timing the float model and " << paths.size() << " schemes in LiteRT, 3 rounds\n";
+    std::vector<std::string> all = {a.model};
+    all.insert(all.end(), paths.begin(), paths.end());
+    std::vector<std::vector<double>> times(all.size());
+    try {
+      for (int round = 0; round < 3; ++round)
+        for (size_t k = 0; k < all.size(); ++k) times[k].push_back(qcal::litert_median_ms(*harness, all[k], a.runs));
+      auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+      };
+      litert.float_ms = median(times[0]);
+      for (size_t k = 0; k < results.size(); ++k) results[k].litert_ms = median(times[k + 1]);
+    } catch (const qcal::Error& e) {
+      litert.note = std::string("LiteRT failed: ") + e.what();
+      std::cout << "note: LiteRT latency not measured: " << e.what() << "\n";
+    }
+  }
+  const nlohmann::json c = qcal::comparison_json(results, litert);
   qcal::write_file_atomic(folder.path() / "compare.json", qcal::json_text(c, 1) + "\n");
   const std::string md = qcal::comparison_markdown(c);
   qcal::write_file_atomic(folder.path() / "compare.md", md);
@@ -985,7 +1015,10 @@ int main(int argc, char** argv) {
   compare->add_option("--task", cpa.task, "classify, detect, segment, landmarks or generic (default)")
       ->check(CLI::IsMember({"classify", "detect", "segment", "landmarks", "generic"}));
   compare->add_option("--labels", cpa.labels, kLabelsHelp);
-  compare->add_option("--runs", cpa.runs, "timed runs per scheme for the latency column")->check(CLI::Range(1, 10000));
+  compare->add_option("--runs", cpa.runs, "timed runs per scheme for the latency columns")->check(CLI::Range(1, 10000));
+  compare->add_flag("--no-litert", cpa.no_litert,
+                    "skip the LiteRT latency column (measured by default where node and the LiteRT harness are found: "
+                    "$QCAL_LITERT_RUN or the source tree's tests/interop/litert_run.js)");
   compare->add_option("-o,--output-dir", cpa.output, "folder for the models and compare.json/.md/.html")->required();
   add_data_options(compare, cpa.data);
   add_ssd_options(compare);

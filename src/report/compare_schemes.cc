@@ -83,7 +83,7 @@ double median_latency_ms(const Model& model, int runs) {
   return benchmark(ex, runs, std::max(1, runs / 5), 0).median_ms;
 }
 
-json comparison_json(const std::vector<SchemeResult>& results) {
+json comparison_json(const std::vector<SchemeResult>& results, const LitertBaseline& litert) {
   json rows = json::array();
   int winner = -1;
   for (size_t i = 0; i < results.size(); ++i) {
@@ -99,33 +99,66 @@ json comparison_json(const std::vector<SchemeResult>& results) {
                     {"worst_layer", r.worst_layer},
                     {"worst_layer_sqnr_db", r.worst_layer_sqnr_db},
                     {"latency_ms", r.latency_ms},
+                    {"litert_ms", r.litert_ms ? json(*r.litert_ms) : json(nullptr)},
+                    {"litert_vs_float", r.litert_ms && litert.float_ms ? json(*r.litert_ms / *litert.float_ms) : json(nullptr)},
                     {"kept_float", r.kept_float}});
   }
   // The winner: smallest accuracy drop (or, without a drop, best worst-output SQNR); ties go
-  // to the smaller model.
+  // to the faster model in LiteRT where that was measured for both, else to the smaller.
   auto score = [&](size_t i) {
     const json& d = rows[i]["drop"];
     return d.is_number() ? -d.get<double>() : rows[i]["min_output_sqnr_db"].get<double>();
   };
+  auto better_tie = [&](size_t i, size_t w) {
+    const json &a = rows[i]["litert_ms"], &b = rows[w]["litert_ms"];
+    if (a.is_number() && b.is_number() && a.get<double>() != b.get<double>()) return a.get<double>() < b.get<double>();
+    return rows[i]["bytes"] < rows[w]["bytes"];
+  };
   for (size_t i = 0; i < rows.size(); ++i)
     if (winner < 0 || score(i) > score(winner) + 1e-12 ||
-        (std::abs(score(i) - score(winner)) <= 1e-12 && rows[i]["bytes"] < rows[winner]["bytes"]))
+        (std::abs(score(i) - score(winner)) <= 1e-12 && better_tie(i, static_cast<size_t>(winner))))
       winner = static_cast<int>(i);
   for (size_t i = 0; i < rows.size(); ++i) rows[i]["winner"] = static_cast<int>(i) == winner;
-  return {{"format", "qcal-compare-1"}, {"schemes", rows}, {"winner", winner >= 0 ? rows[winner]["scheme"] : json(nullptr)}};
+  return {{"format", "qcal-compare-1"},
+          {"schemes", rows},
+          {"winner", winner >= 0 ? rows[winner]["scheme"] : json(nullptr)},
+          {"litert", {{"float_ms", litert.float_ms ? json(*litert.float_ms) : json(nullptr)},
+                      {"runtime", "LiteRT.js (@litertjs/core, XNNPACK in wasm, 1 thread), median"},
+                      {"note", litert.note}}}};
 }
+
+namespace {
+
+std::string litert_cell(const json& r) {
+  if (!r.value("litert_ms", json(nullptr)).is_number()) return "-";
+  std::string cell = num(r["litert_ms"]);
+  if (r["litert_vs_float"].is_number()) cell += " (" + num(r["litert_vs_float"]) + "x)";
+  return cell;
+}
+
+// What the LiteRT column is, or why it is empty.
+std::string litert_line(const json& c) {
+  const json& l = c.value("litert", json::object());
+  if (l.value("float_ms", json(nullptr)).is_number())
+    return "LiteRT latency: the deployed runtime, " + l.value("runtime", std::string()) + "; the float model: " +
+           num(l["float_ms"]) + " ms.";
+  return "LiteRT latency: not measured (" + l.value("note", std::string("no harness")) + ").";
+}
+
+}  // namespace
 
 std::string comparison_markdown(const json& c) {
   std::ostringstream s;
-  s << "| scheme | size (bytes) | metric | quantized | drop | min output SQNR (dB) | worst layer (SQNR dB) | latency (ms, 1 thread) |\n"
-    << "|---|---|---|---|---|---|---|---|\n";
+  s << "| scheme | size (bytes) | metric | quantized | drop | min output SQNR (dB) | worst layer (SQNR dB) | qcal latency (ms, 1 thread) | LiteRT latency (ms, x float) |\n"
+    << "|---|---|---|---|---|---|---|---|---|\n";
   for (const json& r : c["schemes"]) {
     s << "| " << r["scheme"].get<std::string>() << (r["winner"].get<bool>() ? " **(winner)**" : "") << " | " << r["bytes"]
       << " | " << r["metric"].get<std::string>() << " | " << num(r["quantized"]) << " | " << num(r["drop"]) << " | "
       << num(r["min_output_sqnr_db"]) << " | "
       << (r["worst_layer"].get<std::string>().empty() ? "-" : r["worst_layer"].get<std::string>() + " (" + num(r["worst_layer_sqnr_db"]) + ")")
-      << " | " << num(r["latency_ms"]) << " |\n";
+      << " | " << num(r["latency_ms"]) << " | " << litert_cell(r) << " |\n";
   }
+  s << "\n" << litert_line(c) << "\n";
   return s.str();
 }
 
@@ -135,14 +168,16 @@ std::string comparison_html(const json& c) {
        "margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}tr.win{background:#eef5e6;"
        "font-weight:bold}</style></head><body><h1>Scheme comparison</h1><table><tr><th>scheme</th><th>size (bytes)</th>"
        "<th>metric</th><th>quantized</th><th>drop</th><th>min output SQNR (dB)</th><th>worst layer</th>"
-       "<th>its SQNR (dB)</th><th>latency (ms)</th></tr>";
+       "<th>its SQNR (dB)</th><th>qcal latency (ms)</th><th>LiteRT latency (ms, x float)</th></tr>";
   for (const json& r : c["schemes"])
     s << "<tr" << (r["winner"].get<bool>() ? " class=win" : "") << "><td>" << esc(r["scheme"]) << "</td><td>" << r["bytes"]
       << "</td><td>" << esc(r["metric"]) << "</td><td>" << num(r["quantized"]) << "</td><td>" << num(r["drop"])
       << "</td><td>" << num(r["min_output_sqnr_db"]) << "</td><td>" << esc(r["worst_layer"]) << "</td><td>"
-      << num(r["worst_layer_sqnr_db"]) << "</td><td>" << num(r["latency_ms"]) << "</td></tr>";
-  s << "</table><p>Winner (highlighted): smallest accuracy drop, ties to the smaller model. Latency: qcal's executor, "
-       "1 thread, median.</p></body></html>\n";
+      << num(r["worst_layer_sqnr_db"]) << "</td><td>" << num(r["latency_ms"]) << "</td><td>" << esc(litert_cell(r))
+      << "</td></tr>";
+  s << "</table><p>Winner (highlighted): smallest accuracy drop, ties to the faster model in LiteRT (else the smaller). "
+       "qcal latency: qcal's executor, 1 thread, median. "
+    << esc(litert_line(c)) << "</p></body></html>\n";
   return s.str();
 }
 

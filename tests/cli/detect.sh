@@ -27,8 +27,12 @@ echo "ok"
 
 echo "-- compare with the same flags; key=value anchors equal the preset"
 "$QCAL" compare "$FACE" --images "$W/calib" --eval-images "$PHOTOS" "${NORM[@]}" --schemes int8:minmax,fp16 --runs 1 \
-  "${DET[@]}" --quiet -o "$W/cmp" > /dev/null
+  "${DET[@]}" --no-litert --quiet -o "$W/cmp" > /dev/null
 [[ $(json "$W/cmp/compare.json" "len(d['schemes'])") == 2 ]] || { echo "FAIL: compare rows"; exit 1; }
+# --no-litert: no LiteRT figures, and the table says why
+[[ $(json "$W/cmp/compare.json" "d['litert']['float_ms'] is None and all(r['litert_ms'] is None for r in d['schemes'])") == True ]] ||
+  { echo "FAIL: --no-litert still has LiteRT figures"; exit 1; }
+grep -q "LiteRT latency: not measured (--no-litert)" "$W/cmp/compare.md" || { echo "FAIL: compare.md does not say why"; exit 1; }
 "$QCAL" report "$FACE" "$W/f8.tflite" --images "$PHOTOS" "${NORM[@]}" --task detect --quiet -o "$W/kv" --box-scale 128 --box-order xywh \
   --ssd-anchors num_layers=4,min_scale=0.1484375,max_scale=0.75,input_size=128,strides=8:16:16:16,aspect_ratios=1.0,fixed_anchor_size=true > /dev/null
 [[ $(json "$W/kv/report.json" "d['accuracy']['quantized']") == $(json "$W/rep/report.json" "d['accuracy']['quantized']") ]] \

@@ -61,9 +61,9 @@ echeck "refusing to replace this folder" report "$MODEL" "$MODEL" --images "$W/p
 [[ -z "$(leftovers "$W")" ]] || bad "temporary files left: $(leftovers "$W")"
 
 # ---- a folder of outputs is replaced as a whole ----
-"$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --schemes fp16,dynamic --runs 1 --quiet -o "$W/cmp" \
+"$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --schemes fp16,dynamic --runs 1 --no-litert --quiet -o "$W/cmp" \
   >/dev/null 2>&1 || bad "compare fp16,dynamic"
-"$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --schemes fp16 --runs 1 --quiet -o "$W/cmp" >/dev/null 2>&1 ||
+"$QCAL" compare "$MODEL" --images "$W/photos" --eval-images "$W/photos" --schemes fp16 --runs 1 --no-litert --quiet -o "$W/cmp" >/dev/null 2>&1 ||
   bad "compare fp16 (rerun)"
 [[ -f "$W/cmp/compare.json" && -f "$W/cmp/fp16.tflite" ]] || bad "compare wrote no compare.json/fp16.tflite"
 if [[ -e "$W/cmp/dynamic.tflite" ]]; then bad "a rerun of compare left the stale dynamic.tflite"; else echo "ok   compare rerun replaced the old set"; fi

@@ -79,7 +79,7 @@ echo "ok"
 
 echo "-- qcal compare --labels"
 "$QCAL" compare "$MODEL" --images "$W/calib" --eval-images "$W/eval" --schemes int8:minmax,fp16 --task classify \
-  --labels "$W/labels.csv" --runs 1 --quiet -o "$W/cmp" > /dev/null
+  --labels "$W/labels.csv" --runs 1 --no-litert --quiet -o "$W/cmp" > /dev/null
 [[ $(json "$W/cmp/compare.json" "d['schemes'][0]['metric']") == top1_accuracy ]] || { echo "FAIL compare: metric"; exit 1; }
 near "$(json "$W/cmp/compare.json" "d['schemes'][0]['float']")" "$(exp float)" || { echo "FAIL compare: float"; exit 1; }
 # The int8:minmax model's own top-1 per image, against the same labels.

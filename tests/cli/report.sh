@@ -34,6 +34,11 @@ echo "-- qcal compare"
 for f in int8_minmax.tflite int8_mse.tflite fp16.tflite compare.md compare.html; do
   [[ -s "$W/cmp/$f" ]] || { echo "FAIL: no $f"; exit 1; }
 done
+# The deployed latency: LiteRT's own timing of the float model and of each scheme (node and the
+# LiteRT package are part of the suite's set-up, so the column must be filled here).
+[[ $(json "$W/cmp/compare.json" "d['litert']['float_ms'] > 0 and all(r['litert_ms'] > 0 and abs(r['litert_vs_float'] - r['litert_ms'] / d['litert']['float_ms']) < 1e-9 for r in d['schemes'])") == True ]] ||
+  { echo "FAIL: compare has no LiteRT latency: $(json "$W/cmp/compare.json" "d['litert']")"; exit 1; }
+grep -q "LiteRT latency: the deployed runtime" "$W/cmp/compare.md" || { echo "FAIL: compare.md does not label the LiteRT column"; exit 1; }
 echo "ok"
 
 echo "-- quantize --max-drop (rules reusable with --keep-float @FILE)"
