@@ -44,7 +44,9 @@ done
 for ((r = 0; r < ROUNDS; ++r)); do
   for m in "${MODELS[@]}"; do
     for v in ${VARIANTS[$m]}; do
-      run=(node tests/interop/litert_run.js "$W/$m.$v.tflite" --seed 1 --range 0,1)
+      # --no-liftoff: V8 compiles the wasm with its optimizing tier up front, so the timed runs
+      # do not straddle the tier-up (the same choice as qcal compare's LiteRT column).
+      run=(node --no-liftoff tests/interop/litert_run.js "$W/$m.$v.tflite" --seed 1 --range 0,1)
       /usr/bin/time -f "%U %S" -o "$W/cpu1" "${run[@]}" --bench 1 --warmup 0 >/dev/null
       /usr/bin/time -f "%U %S" -o "$W/cpuN" "${run[@]}" --bench "$RUNS" --warmup 10 >"$W/out.json"
       node -e "
