@@ -4,11 +4,10 @@
 # would write without its deployment rules ("naive": --all-int8 --no-fuse-activations, i.e.
 # standalone int8 RELU/PRELU/HARD_SWISH ops) where that model differs; with how many ops
 # LiteRT's XNNPACK delegate takes in each (qcal inspect). Each round times every variant once,
-# in turn, so load on a shared machine hits them alike. Wall-clock medians move with the load
-# of a shared machine; the CPU time per inference does much less: the process's user + system
-# time (/usr/bin/time) for RUNS timed runs after 10 warm-up runs, minus that of a process that
-# loads the model and runs it once, over RUNS + 9. The table gives the median over rounds of
-# each round's figures.
+# in turn, so load on a shared machine hits them alike; node runs with --no-liftoff (V8
+# compiles the wasm with its optimizing tier up front), so the timed runs do not straddle the
+# tier-up. The table gives, per variant, the median over rounds of each round's median, and
+# the fastest run of all rounds, each also as a ratio to the float model's.
 #   usage: bench/int8_vs_float_litert.sh [QCAL_BINARY] [RUNS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,21 +43,14 @@ done
 for ((r = 0; r < ROUNDS; ++r)); do
   for m in "${MODELS[@]}"; do
     for v in ${VARIANTS[$m]}; do
-      # --no-liftoff: V8 compiles the wasm with its optimizing tier up front, so the timed runs
-      # do not straddle the tier-up (the same choice as qcal compare's LiteRT column).
-      run=(node --no-liftoff tests/interop/litert_run.js "$W/$m.$v.tflite" --seed 1 --range 0,1)
-      /usr/bin/time -f "%U %S" -o "$W/cpu1" "${run[@]}" --bench 1 --warmup 0 >/dev/null
-      /usr/bin/time -f "%U %S" -o "$W/cpuN" "${run[@]}" --bench "$RUNS" --warmup 10 >"$W/out.json"
-      node -e "
-        const fs = require('fs'), j = JSON.parse(fs.readFileSync('$W/out.json'));
-        const cpu = (f) => fs.readFileSync(f, 'utf8').trim().split(/\s+/).map(Number).reduce((a, b) => a + b);
-        console.log(j.median_ms, j.min_ms, 1000 * (cpu('$W/cpuN') - cpu('$W/cpu1')) / ($RUNS + 9));" >>"$W/$m.$v.ms"
+      node --no-liftoff tests/interop/litert_run.js "$W/$m.$v.tflite" --seed 1 --range 0,1 --bench "$RUNS" --warmup 10 |
+        node -e "const j = JSON.parse(require('fs').readFileSync(0)); console.log(j.median_ms, j.min_ms)" >>"$W/$m.$v.ms"
     done
   done
 done
 
-echo "| model | variant | ops XNNPACK takes | CPU ms per inference (each round's) | / float | wall median ms | / float | fastest run ms | / float |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| model | variant | ops XNNPACK takes | median ms (each round's) | / float | fastest run ms | / float |"
+echo "|---|---|---|---|---|---|---|"
 for m in "${MODELS[@]}"; do
   for v in ${VARIANTS[$m]}; do
     taken=$(delegated "$W/$m.$v.tflite")
@@ -66,13 +58,10 @@ for m in "${MODELS[@]}"; do
       const fs = require('fs');
       const rounds = (f) => fs.readFileSync(f, 'utf8').trim().split('\\n').map((l) => l.split(' ').map(Number));
       const median = (x) => x.slice().sort((a, b) => a - b)[x.length >> 1];
-      const stats = (f) => {
-        const r = rounds(f);
-        return { wall: median(r.map((x) => x[0])), min: Math.min(...r.map((x) => x[1])), cpus: r.map((x) => x[2]), cpu: median(r.map((x) => x[2])) };
-      };
+      const stats = (f) => { const r = rounds(f); return { walls: r.map((x) => x[0]), wall: median(r.map((x) => x[0])), min: Math.min(...r.map((x) => x[1])) }; };
       const a = stats('$W/$m.$v.ms'), f = stats('$W/$m.float.ms');
       const d = (x) => x.toFixed(2);
-      console.log('| $m | $v | $taken | ' + d(a.cpu) + ' (' + a.cpus.map(d).join(', ') + ') | ' + d(a.cpu / f.cpu) + ' | ' +
-        d(a.wall) + ' | ' + d(a.wall / f.wall) + ' | ' + d(a.min) + ' | ' + d(a.min / f.min) + ' |');"
+      console.log('| $m | $v | $taken | ' + d(a.wall) + ' (' + a.walls.map(d).join(', ') + ') | ' + d(a.wall / f.wall) + ' | ' +
+        d(a.min) + ' | ' + d(a.min / f.min) + ' |');"
   done
 done

@@ -867,6 +867,9 @@ class Int8Rewriter {
       sum_.notes.push_back(std::to_string(sum_.fused_activations) +
                            " RELU/RELU6/RELU_N1_TO_1 ops folded into the int8 op before them (LiteRT's XNNPACK delegate "
                            "takes no standalone int8 RELU)");
+    if (const int n = squeezes_as_reshape(m_, sg()); n > 0)
+      sum_.notes.push_back(std::to_string(n) + " SQUEEZE/EXPAND_DIMS ops written as RESHAPE (LiteRT's XNNPACK delegate "
+                           "takes RESHAPE, not them)");
     // The tensor map: original tensors that kept their index, plus every copy made of one.
     std::map<int, int> map;
     for (int t = 0; t < n_; ++t)

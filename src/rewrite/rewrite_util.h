@@ -55,6 +55,9 @@ Quantization per_tensor(float scale, int32_t zero_point);
 // only when that equals their own); the activation op goes, its input tensor is left
 // unreferenced for a prune. Returns how many ops were folded.
 int fuse_activations(Subgraph& sg);
+// Rewrites SQUEEZE / EXPAND_DIMS ops whose shapes are static as RESHAPE (which LiteRT's
+// XNNPACK delegate takes; it takes neither of the others). Returns how many.
+int squeezes_as_reshape(Model& m, Subgraph& sg);
 // The op's fused_activation_function (conv, depthwise, FC, ADD, SUB, MUL, pools), or nullptr
 // when its options have none.
 tflite::ActivationFunctionType* fused_activation(Operator& op);

@@ -6,6 +6,7 @@
 #include "op_test_util.h"
 #include "qcal/litert_placement.h"
 #include "qcal/quantize.h"
+#include "qcal/report.h"
 
 namespace qcal {
 namespace {
@@ -116,6 +117,62 @@ TEST(LitertPlacement, Int8RewriteStaysInOneDelegatedGraph) {
       EXPECT_GT(p.runs, 1);
     }
   }
+}
+
+}  // namespace
+}  // namespace qcal
+
+namespace qcal {
+namespace {
+
+// A classifier head's SQUEEZE and a 1-D model's EXPAND_DIMS are written as RESHAPE, which the
+// delegate takes: the int8 model is one delegated graph, and computes what it did before.
+TEST(LitertPlacement, SqueezeAndExpandDimsBecomeReshape) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 8});
+  const int axis = b.constant_i32({1}, {1});
+  const int e = b.tensor(DType::kFloat32, {1, 1, 8});
+  b.op(B::EXPAND_DIMS, {x, axis}, {e});
+  const int e4 = b.tensor(DType::kFloat32, {1, 1, 1, 8});
+  b.op(B::EXPAND_DIMS, {e, axis}, {e4});
+  const int w = b.constant_f32({4, 1, 1, 8}, test::random_floats(32, 5));
+  const int bias = b.constant_f32({4}, {0.1f, -0.2f, 0.3f, 0.0f});
+  const int c = b.tensor(DType::kFloat32, {1, 1, 1, 4});
+  tflite::Conv2DOptionsT co;
+  co.padding = tflite::Padding::VALID;
+  co.stride_w = co.stride_h = 1;
+  b.op(B::CONV_2D, {e4, w, bias}, {c}, co);
+  const int s = b.tensor(DType::kFloat32, {1, 4});
+  tflite::SqueezeOptionsT so;
+  so.squeeze_dims = {1, 2};
+  b.op(B::SQUEEZE, {c}, {s}, so);
+  b.output(s);
+  EXPECT_EQ(litert_placement(b.model()).delegated, 1);  // the float model: only its CONV_2D
+  const TensorRanges ranges{{x, {-1.0f, 1.0f}}, {e, {-1.0f, 1.0f}}, {e4, {-1.0f, 1.0f}}, {c, {-3.0f, 3.0f}}, {s, {-3.0f, 3.0f}}};
+  QuantizeOptions opt;
+  opt.io = IoType::kInt8;
+  QuantizeSummary sum;
+  const Model q = quantize_int8(b.model(), ranges, opt, sum);
+  ASSERT_NO_THROW(verify_quantized_model(q));
+  for (const Operator& op : q.subgraphs[0].operators) {
+    EXPECT_NE(op.builtin(), B::SQUEEZE);
+    EXPECT_NE(op.builtin(), B::EXPAND_DIMS);
+  }
+  const LitertPlacement p = litert_placement(q);
+  EXPECT_EQ(p.delegated, static_cast<int>(p.ops.size()));
+  // Same numbers as the float model, to within the int8 grid.
+  const std::vector<float> in = test::random_floats(8, 9);
+  const auto want = b.run({test::host<float>({1, 8}, in)});
+  Executor ex(std::make_shared<Model>(q), ExecutorOptions{1}, "q");
+  const Tensor& qin = q.subgraphs[0].tensors[q.subgraphs[0].inputs[0]];
+  HostTensor hin = quantize_host(test::host<float>({1, 8}, in), DType::kInt8, qin.quantization->scale[0],
+                                 static_cast<int32_t>(qin.quantization->zero_point[0]));
+  hin.name = qin.name;
+  const auto got = ex.run({hin});
+  const Tensor& qout = q.subgraphs[0].tensors[q.subgraphs[0].outputs[0]];
+  const std::vector<float> g = as_float(got[0], &*qout.quantization), f = as_float(want[0], nullptr);
+  ASSERT_EQ(g.size(), f.size());
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], f[i], 3 * qout.quantization->scale[0]) << i;
 }
 
 }  // namespace
