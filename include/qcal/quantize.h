@@ -115,6 +115,12 @@ using TensorRanges = std::map<int, Range>;
 // Every tensor's range from a calibration cache, by calibrator name.
 TensorRanges ranges_from_calibration(const CalibrationData& calibration, const std::string& method,
                                      const CalibratorOptions& options = {});
+// The same for quantizing `float_model`, except that its graph outputs keep their whole
+// observed range (minmax) whatever the calibrator: an output is what the user's decoder
+// reads, and clipping its tails (far-off box offsets, large logits of raw regression and
+// segmentation heads) costs more there than the finer grid gains (docs/quantization.md).
+TensorRanges ranges_from_calibration(const CalibrationData& calibration, const std::string& method,
+                                     const CalibratorOptions& options, const Model& float_model);
 
 // What a rewrite did and from what (scheme, calibration, pre-processing, tensor map),
 // stored in the model as the metadata entry "qcal_quantization" (JSON).

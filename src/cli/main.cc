@@ -485,7 +485,7 @@ int run_quantize(const QuantizeArgs& a) {
     }
     qcal::CalibratorOptions copt;
     copt.percentile = a.percentile;
-    const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt);
+    const qcal::TensorRanges ranges = qcal::ranges_from_calibration(calib, a.calibrator, copt, *model);
     opt.channel_ranges = qcal::channel_ranges_from_calibration(calib);  // equalization, weight-rounding correction
     out = qcal::quantize_int8(*model, ranges, opt, summary);
     if (summary.quantized_ops == 0)

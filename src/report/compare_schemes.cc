@@ -71,7 +71,8 @@ Model build_scheme(const Model& float_model, const SchemeSpec& spec, const Calib
     if (!calibration) throw Error("int8 needs calibration data");
     QuantizeOptions o = options;  // equalization and the weight-rounding correction read per-channel statistics
     if (o.channel_ranges.empty()) o.channel_ranges = channel_ranges_from_calibration(*calibration);
-    return quantize_int8(float_model, ranges_from_calibration(*calibration, spec.calibrator, calibrator_options), o, summary);
+    return quantize_int8(float_model, ranges_from_calibration(*calibration, spec.calibrator, calibrator_options, float_model), o,
+                         summary);
   }
   if (spec.scheme == "fp16") return quantize_fp16(float_model, summary);
   if (spec.scheme == "dynamic") return quantize_dynamic(float_model, options, summary);

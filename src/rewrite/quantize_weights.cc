@@ -189,6 +189,15 @@ TensorRanges ranges_from_calibration(const CalibrationData& c, const std::string
   return ranges;
 }
 
+TensorRanges ranges_from_calibration(const CalibrationData& c, const std::string& method, const CalibratorOptions& options,
+                                     const Model& float_model) {
+  TensorRanges ranges = ranges_from_calibration(c, method, options);
+  if (float_model.subgraphs.empty()) return ranges;
+  for (int32_t t : float_model.subgraphs[0].outputs)
+    if (auto it = c.tensors.find(t); it != c.tensors.end()) ranges[t] = calibrate(it->second, "minmax", options);
+  return ranges;
+}
+
 constexpr const char* kRecordName = "qcal_quantization";
 
 void set_quantization_record(Model& model, const nlohmann::json& record) { set_metadata(model, kRecordName, json_text(record)); }

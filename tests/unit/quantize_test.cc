@@ -412,6 +412,33 @@ TEST(QuantizeInt8, ClampReadersSetTheirInputsRange) {
   }
 }
 
+// A clipping calibrator (percentile) clips hidden activations, but a graph output keeps its
+// whole observed range: the user's decoder reads its tails.
+TEST(QuantizeInt8, GraphOutputsKeepTheirWholeRangeWhateverTheCalibrator) {
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 1000});
+  const int h = b.tensor(DType::kFloat32, {1, 1000}, std::nullopt, "hidden");
+  b.op(B::RELU, {x}, {h});
+  const int y = b.tensor(DType::kFloat32, {1, 1000}, std::nullopt, "out");
+  b.op(B::TANH, {h}, {y});
+  const int z = b.tensor(DType::kFloat32, {1, 1000}, std::nullopt, "raw");
+  b.op(B::RELU6, {h}, {z});
+  b.output(z);
+  b.output(y);
+  // Values 0..0.998 and one outlier at 6 in every tensor the calibration sees.
+  std::vector<float> v(1000);
+  for (int i = 0; i < 1000; ++i) v[i] = i == 999 ? 6.0f : i / 1000.0f;
+  CalibrationData c;
+  for (int t : {x, h, z}) c.tensors[t].add(v.data(), v.size(), 1);
+  CalibratorOptions o;
+  o.percentile = 99.0;
+  const TensorRanges clipped = ranges_from_calibration(c, "percentile", o);
+  ASSERT_LT(clipped.at(h).max, 1.5f);  // the calibrator does clip
+  const TensorRanges r = ranges_from_calibration(c, "percentile", o, b.model());
+  EXPECT_FLOAT_EQ(r.at(h).max, clipped.at(h).max);  // hidden: as the calibrator says
+  EXPECT_FLOAT_EQ(r.at(z).max, 6.0f);               // output: everything observed
+}
+
 tflite::DepthwiseConv2DOptionsT depthwise_options() {
   tflite::DepthwiseConv2DOptionsT o;
   o.padding = tflite::Padding::SAME;
