@@ -685,13 +685,17 @@ int run_compare(const CompareArgs& a) {
   if (harness) {
     // The float model and every scheme's, in turn, for three rounds: a shared machine's slow
     // spells (seen: one process at 1.35x the next one's median) then hit them alike.
-    std::cout << "LiteRT latency: timing the float model and " << paths.size() << " schemes in LiteRT, 3 rounds\n";
+    std::cout << "LiteRT latency: timing the float model and " << paths.size() << " schemes in LiteRT, 3 rounds"
+              << std::endl;  // a progress line: seen now, not when the buffer fills
     std::vector<std::string> all = {a.model};
     all.insert(all.end(), paths.begin(), paths.end());
     std::vector<std::vector<double>> times(all.size());
     try {
       for (int round = 0; round < 3; ++round)
-        for (size_t k = 0; k < all.size(); ++k) times[k].push_back(qcal::litert_median_ms(*harness, all[k], a.runs));
+        for (size_t k = 0; k < all.size(); ++k) {
+          if (qcal::interrupt_requested()) throw qcal::Error("interrupted");
+          times[k].push_back(qcal::litert_median_ms(*harness, all[k], a.runs));
+        }
       auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
         return v[v.size() / 2];
@@ -699,6 +703,7 @@ int run_compare(const CompareArgs& a) {
       litert.float_ms = median(times[0]);
       for (size_t k = 0; k < results.size(); ++k) results[k].litert_ms = median(times[k + 1]);
     } catch (const qcal::Error& e) {
+      if (qcal::interrupt_requested()) throw;  // nothing is committed after an interruption
       litert.note = std::string("LiteRT failed: ") + e.what();
       std::cout << "note: LiteRT latency not measured: " << e.what() << "\n";
     }

@@ -79,7 +79,11 @@ ChildResult run_child(const std::vector<std::string>& argv, int timeout_s) {
       kill(pid, SIGKILL);
       break;
     }
-    if (poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000))) < 0 && errno != EINTR) break;
+    for (pollfd& f : fds) f.revents = 0;
+    if (poll(fds, 2, static_cast<int>(std::min<long long>(left, 1000))) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
     for (int k = 0; k < 2; ++k) {
       if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       const ssize_t n = read(fds[k].fd, buf, sizeof buf);

@@ -27,4 +27,21 @@ fail=0
 grep -q "interrupted" "$W/log" || { echo "FAIL: no 'interrupted' message:"; tail -3 "$W/log"; fail=1; }
 if [[ -n "$(ls -A "$W/out")" ]]; then echo "FAIL: files left behind: $(ls -A "$W/out")"; fail=1; fi
 [[ $fail -eq 0 ]] && echo "ok   SIGINT mid-calibration: exit 1, '$(grep interrupted "$W/log")', nothing written"
+
+# The same while compare times its models in LiteRT (child node processes; the signal goes to
+# qcal alone, as from `kill`): it stops at the next model, exits 1 and leaves no folder.
+"$QCAL" compare "$CACHE/models/hand_landmark_lite.tflite" --images "$CACHE/photos" --eval-images "$CACHE/photos" \
+  --schemes fp16,dynamic --runs 200 -o "$W/out/cmp" >"$W/log2" 2>&1 &
+pid=$!
+for _ in $(seq 1 1200); do grep -q "^LiteRT latency: timing" "$W/log2" 2>/dev/null && break; sleep 0.1; done
+if ! grep -q "^LiteRT latency: timing" "$W/log2"; then
+  echo "FAIL: compare printed no LiteRT timing line within 120 s:"; tail -3 "$W/log2"; kill -9 "$pid"; exit 1
+fi
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[[ $rc -eq 1 ]] || { echo "FAIL: compare exit code $rc after SIGINT (want 1)"; fail=1; }
+grep -q "interrupted" "$W/log2" || { echo "FAIL: compare: no 'interrupted' message:"; tail -3 "$W/log2"; fail=1; }
+if [[ -n "$(ls -A "$W/out")" ]]; then echo "FAIL: compare left files behind: $(ls -A "$W/out")"; fail=1; fi
+[[ $fail -eq 0 ]] && echo "ok   SIGINT while compare times models in LiteRT: exit 1, nothing written"
 exit $fail
