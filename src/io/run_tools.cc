@@ -22,7 +22,9 @@ void DumpAllObserver::on_tensor(const TensorEvent& e) {
                           {"dtype", dtype_name(e.data.dtype)}, {"shape", e.data.shape}};
   HostTensor h{e.info.name, e.data.dtype, e.data.shape, {e.data.data, e.data.data + e.data.bytes}};
   try {
-    const std::string file = "t" + std::to_string(e.tensor) + ".npy";
+    std::string file = "t";  // (appended: GCC 12 warns falsely, -Wrestrict, on "t" + std::to_string)
+    file += std::to_string(e.tensor);
+    file += ".npy";
     write_npy(dir_ / file, h);
     entry["file"] = file;
   } catch (const Error& err) {

@@ -294,7 +294,7 @@ struct QuantizationComparison::Impl {
       if (fed) isolated.push_back(std::move(iso));
     }
     const Subgraph& qsg = qm->subgraphs[0];
-    for (size_t k = 0; k < qsg.outputs.size(); ++k) outputs.push_back({static_cast<int>(k), qsg.tensors[qsg.outputs[k]].name, {}});
+    for (size_t k = 0; k < qsg.outputs.size(); ++k) outputs.push_back({static_cast<int>(k), qsg.tensors[qsg.outputs[k]].name, {}, {}, {}, false});
   }
 };
 

@@ -9,6 +9,17 @@
 #include "qcal/report_writer.h"
 
 namespace qcal {
+namespace {
+
+// "#12": the --keep-float rule naming op 12. (Built by appending: GCC 12 warns falsely,
+// -Wrestrict, on "#" + std::to_string(op).)
+std::string op_rule(int op) {
+  std::string rule = "#";
+  rule += std::to_string(op);
+  return rule;
+}
+
+}  // namespace
 
 FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std::string& label, const TensorRanges& ranges,
                                       const QuantizeOptions& options, const Preprocessing& pre, const DatasetOptions& eval,
@@ -74,8 +85,8 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
     tried.insert(op);
     tried.insert(activation);
     QuantizeOptions candidate = current;
-    candidate.keep_float.push_back("#" + std::to_string(op));
-    if (activation >= 0) candidate.keep_float.push_back("#" + std::to_string(activation));
+    candidate.keep_float.push_back(op_rule(op));
+    if (activation >= 0) candidate.keep_float.push_back(op_rule(activation));
     QuantizeSummary s;
     Model m;
     nlohmann::json rep;
@@ -88,10 +99,10 @@ FallbackResult quantize_with_fallback(std::shared_ptr<const Model> fm, const std
     r.drop = drop;
     r.model = std::move(m);
     r.summary = std::move(s);
-    r.added_rules.push_back("#" + std::to_string(op));
+    r.added_rules.push_back(op_rule(op));
     r.rule_notes.push_back(what);
     if (activation >= 0) {
-      r.added_rules.push_back("#" + std::to_string(activation));
+      r.added_rules.push_back(op_rule(activation));
       r.rule_notes.push_back("its activation, folded into " + what);
     }
     report = std::move(rep);

@@ -145,8 +145,11 @@ TEST(QuantizeInt8, FollowsTheSpecAndKeepsCustomOpsFloat) {
   EXPECT_EQ(s.dequantize_ops_added, 2);  // the model output and the custom op's input
 
   // Every quantized-model tensor maps to the float tensor whose values it carries.
-  for (const auto& [qt, ft] : s.tensor_map)
-    if (tensor(q, qt).name == "concat") EXPECT_EQ(ft, g.concat);
+  for (const auto& [qt, ft] : s.tensor_map) {
+    if (tensor(q, qt).name == "concat") {
+      EXPECT_EQ(ft, g.concat);
+    }
+  }
 
   // The model survives the writer's round trip.
   EXPECT_NO_THROW(read_model_from_bytes(serialize_model(q), "q"));
@@ -300,7 +303,7 @@ void expect_equalization_helps(const std::shared_ptr<Model>& model, int x, const
   for (const auto& [t, st] : collector.stats()) {
     ranges[t] = {st.min, st.max};
     EXPECT_EQ(st.channel_min.empty(), !tensors.count(t)) << "tensor " << t;
-    if (!st.channel_min.empty()) o.channel_ranges[t] = {st.channel_min, st.channel_max};
+    if (!st.channel_min.empty()) o.channel_ranges[t] = {st.channel_min, st.channel_max, {}};
   }
   auto sqnr = [&](bool equalize) {
     o.equalize = equalize;
