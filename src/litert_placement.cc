@@ -51,8 +51,9 @@ class PlacementRules {
       if (!info.xnnpack_int8) return std::string("float32 only (") + dtype_name(dtype) + " here)";
       if (std::string why = per_tensor_activations(op, info); !why.empty()) return why;
     }
-    if (const A act = fused(op); act != A::NONE && act != A::RELU && act != A::RELU6 && act != A::RELU_N1_TO_1)
-      return std::string("fused ") + tflite::EnumNameActivationFunctionType(act);
+    if (const A* act = op.fused_activation();
+        act && *act != A::NONE && *act != A::RELU && *act != A::RELU6 && *act != A::RELU_N1_TO_1)
+      return std::string("fused ") + tflite::EnumNameActivationFunctionType(*act);
     if (info.weights >= 0 && (!input(op, info.weights) || !static_weights(op.inputs[info.weights])))
       return "weights are not constant";
     if (info.bias >= 0 && (code == B::CONV_2D || code == B::DEPTHWISE_CONV_2D) &&
@@ -108,21 +109,6 @@ class PlacementRules {
     for (int32_t o : op.outputs)
       if (std::string why = check(o); !why.empty()) return why;
     return "";
-  }
-
-  A fused(const Operator& op) const {
-    const auto& o = op.options;
-    if (auto* p = o.AsConv2DOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsDepthwiseConv2DOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsFullyConnectedOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsTransposeConvOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsAddOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsSubOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsMulOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsDivOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsPool2DOptions()) return p->fused_activation_function;
-    if (auto* p = o.AsConcatenationOptions()) return p->fused_activation_function;
-    return A::NONE;
   }
 
   std::vector<int32_t> int32_values(int i) const {

@@ -14,8 +14,8 @@ struct LitertHarness {
 };
 
 // The harness, if this machine has it: $QCAL_LITERT_RUN (the script), else the source tree's
-// tests/interop/litert_run.js; plus `node` on PATH and the LiteRT package where the script
-// looks for it. Without one, `why` says what is missing.
+// tests/interop/litert_run.js; plus `node` on PATH and the LiteRT package, as the script's
+// `--check` finds it (one rule for where it looks). Without one, `why` says what is missing.
 std::optional<LitertHarness> find_litert_harness(std::string& why);
 
 // Median milliseconds of `runs` timed runs (after runs / 5 warm-up runs, at least 1) of the

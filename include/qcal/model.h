@@ -88,6 +88,27 @@ struct Operator {
   bool legacy_uint8 = false;
 
   tflite::BuiltinOperator builtin() const { return static_cast<tflite::BuiltinOperator>(code.builtin); }
+  // The fused activation in the op's options (conv, depthwise, FC, transpose conv, ADD, SUB,
+  // MUL, DIV, pools, CONCATENATION), or nullptr when its options have none.
+  const tflite::ActivationFunctionType* fused_activation() const { return fused_activation_in(*this); }
+  tflite::ActivationFunctionType* fused_activation() { return fused_activation_in(*this); }
+
+ private:
+  template <class Op>  // Operator or const Operator: one list for both
+  static auto fused_activation_in(Op& op) -> decltype(&op.options.AsAddOptions()->fused_activation_function) {
+    auto& o = op.options;
+    if (auto* p = o.AsConv2DOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsDepthwiseConv2DOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsFullyConnectedOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsTransposeConvOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsAddOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsSubOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsMulOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsDivOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsPool2DOptions()) return &p->fused_activation_function;
+    if (auto* p = o.AsConcatenationOptions()) return &p->fused_activation_function;
+    return nullptr;
+  }
 };
 
 struct Subgraph {

@@ -126,15 +126,11 @@ std::optional<LitertHarness> find_litert_harness(std::string& why) {
     why = "no node on PATH";
     return std::nullopt;
   }
-  const char* modules = std::getenv("QCAL_NODE_MODULES");
-  const char* cache = std::getenv("QCAL_CACHE");
-  const char* home = std::getenv("HOME");
-  const fs::path package = modules && *modules ? fs::path(modules) / "@litertjs" / "core"
-                           : cache && *cache   ? fs::path(cache) / "litert" / "node_modules" / "@litertjs" / "core"
-                           : home              ? fs::path(home) / ".cache" / "qcal" / "litert" / "node_modules" / "@litertjs" / "core"
-                                               : fs::path();
-  if (package.empty() || !fs::is_directory(package, ec)) {
-    why = "LiteRT (npm @litertjs/core) is not installed (scripts/fetch_fixtures.sh installs it)";
+  // The script itself says whether its runtime is installed: one rule for where it looks.
+  const ChildResult r = run_child({h.node, h.script, "--check"}, 60);
+  if (r.timed_out || r.status != 0) {
+    const std::string line = r.err.substr(0, r.err.find('\n'));
+    why = line.empty() ? "the LiteRT harness's --check failed" : line;
     return std::nullopt;
   }
   return h;

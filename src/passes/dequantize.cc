@@ -13,6 +13,7 @@
 #include <flatbuffers/flexbuffers.h>
 
 #include "qcal/error.h"
+#include "qcal/op_table.h"
 #include "qcal/passes.h"
 #include "../rewrite/rewrite_util.h"
 
@@ -64,7 +65,7 @@ void refuse_untwinnable(const Model& m, int s, const Subgraph& sg) {
 std::optional<std::pair<double, double>> activation_bounds(Operator& op) {
   using A = tflite::ActivationFunctionType;
   A a = A::NONE;
-  if (const A* f = rewrite::fused_activation(op)) a = *f;
+  if (const A* f = op.fused_activation()) a = *f;
   switch (op.builtin()) {
     case B::RELU: a = A::RELU; break;
     case B::RELU6: a = A::RELU6; break;
@@ -129,8 +130,9 @@ void keep_activation_clipping(Model& m, Subgraph& sg, const std::vector<std::opt
       ops.push_back(std::move(op));
       continue;
     }
-    if (A* f = rewrite::fused_activation(op);
-        f && *f == A::NONE && op.outputs.size() == 1 && op.outputs[0] >= 0 && grid[op.outputs[0]]) {
+    // Restored only on ops whose int8 kernels take a fused activation (the op table's list).
+    if (A* f = op.fused_activation(); f && *f == A::NONE && op_quant_info(op.code).int8_fused_activation &&
+                                      op.outputs.size() == 1 && op.outputs[0] >= 0 && grid[op.outputs[0]]) {
       const Grid g = *grid[op.outputs[0]];
       if (std::abs(g.lo) < 0.5 * g.step) *f = std::abs(g.hi - 6.0) <= g.step ? A::RELU6 : A::RELU;
       else if (std::abs(g.lo + 1.0) <= g.step && std::abs(g.hi - 1.0) <= g.step) *f = A::RELU_N1_TO_1;

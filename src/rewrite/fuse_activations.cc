@@ -13,22 +13,6 @@ namespace {
 using A = tflite::ActivationFunctionType;
 using B = tflite::BuiltinOperator;
 
-}  // namespace
-
-A* fused_activation(Operator& op) {
-  auto& o = op.options;
-  if (auto* p = o.AsConv2DOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsDepthwiseConv2DOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsFullyConnectedOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsAddOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsSubOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsMulOptions()) return &p->fused_activation_function;
-  if (auto* p = o.AsPool2DOptions()) return &p->fused_activation_function;
-  return nullptr;
-}
-
-namespace {
-
 bool int8_quantized(const Tensor& t) {
   return t.dtype == DType::kInt8 && t.quantization && t.quantization->scale.size() == 1 &&
          t.quantization->zero_point.size() == 1;
@@ -73,7 +57,7 @@ int fuse_activations(Subgraph& sg) {
       continue;
     Operator& prod = sg.operators[producer[in]];
     const OpQuantInfo& info = op_quant_info(prod.code);
-    A* fused = fused_activation(prod);
+    A* fused = prod.fused_activation();
     if (!info.int8_fused_activation || !fused || *fused != A::NONE || prod.outputs.size() != 1) continue;
     // A pool keeps its input's scale: the activation's output must have it too.
     if (info.same_scale && !same_quantization(sg.tensors[in], sg.tensors[out])) continue;

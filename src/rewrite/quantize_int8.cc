@@ -136,10 +136,8 @@ std::vector<EqualizablePair> equalizable_pairs(const Model& m) {
   };
   auto linear_or_relu = [](const Operator& op) {
     using A = tflite::ActivationFunctionType;
-    A a = A::RELU6;
-    if (const auto* o = op.options.AsConv2DOptions()) a = o->fused_activation_function;
-    if (const auto* o = op.options.AsDepthwiseConv2DOptions()) a = o->fused_activation_function;
-    return a == A::NONE || a == A::RELU;  // y(x / s) = y(x) / s for s > 0
+    const A* a = op.fused_activation();
+    return a && (*a == A::NONE || *a == A::RELU);  // y(x / s) = y(x) / s for s > 0
   };
   std::vector<EqualizablePair> pairs;
   for (size_t oi = 0; oi < sg.operators.size(); ++oi) {
@@ -256,14 +254,9 @@ class Int8Rewriter {
           o->filter_width != is[2] || o->fused_activation_function != tflite::ActivationFunctionType::NONE)
         continue;
       if (rules.match(original_index_[oi], op, sg())) continue;
-      Tensor axes;
-      axes.name = tensor(out).name + "/mean_axes";
-      axes.shape = {2};
-      axes.dtype = DType::kInt32;
-      axes.buffer = m_.add_buffer(bytes_of(std::vector<int32_t>{1, 2}));
-      sg().tensors.push_back(std::move(axes));
+      const int axes = add_int32_constant(m_, sg(), tensor(out).name + "/mean_axes", {1, 2});
       op.code = OpCode{static_cast<int32_t>(B::MEAN), "", 1};
-      op.inputs = {in, static_cast<int32_t>(sg().tensors.size() - 1)};
+      op.inputs = {in, axes};
       tflite::ReducerOptionsT reducer;
       reducer.keep_dims = true;
       op.options.Set(std::move(reducer));

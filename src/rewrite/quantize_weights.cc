@@ -101,6 +101,16 @@ int add_tensor_like(Subgraph& sg, const Tensor& like, DType dtype, std::optional
   return static_cast<int>(sg.tensors.size() - 1);
 }
 
+int add_int32_constant(Model& model, Subgraph& sg, const std::string& name, const std::vector<int32_t>& values) {
+  Tensor t;
+  t.name = name;
+  t.shape = {static_cast<int32_t>(values.size())};
+  t.dtype = DType::kInt32;
+  t.buffer = model.add_buffer(bytes_of(values));
+  sg.tensors.push_back(std::move(t));
+  return static_cast<int>(sg.tensors.size() - 1);
+}
+
 int add_weight_tensor(Model& model, Subgraph& sg, const Tensor& like, const SymmetricWeights& w) {
   Quantization q;
   q.scale = w.scales;

@@ -38,6 +38,9 @@ int add_weight_tensor(Model& model, Subgraph& sg, const Tensor& like, const Symm
 // Appends a tensor shaped like `like` with a new dtype and quantization; returns its index.
 int add_tensor_like(Subgraph& sg, const Tensor& like, DType dtype, std::optional<Quantization> q, const std::string& name);
 
+// Appends a 1-D int32 constant (a shape, axes) named `name`; returns its index.
+int add_int32_constant(Model& model, Subgraph& sg, const std::string& name, const std::vector<int32_t>& values);
+
 // A QUANTIZE or DEQUANTIZE operator from `in` to `out`.
 Operator conversion_op(tflite::BuiltinOperator code, int32_t in, int32_t out, int version = 1);
 
@@ -58,9 +61,6 @@ int fuse_activations(Subgraph& sg);
 // Rewrites SQUEEZE / EXPAND_DIMS ops whose shapes are static as RESHAPE (which LiteRT's
 // XNNPACK delegate takes; it takes neither of the others). Returns how many.
 int squeezes_as_reshape(Model& m, Subgraph& sg);
-// The op's fused_activation_function (conv, depthwise, FC, ADD, SUB, MUL, pools), or nullptr
-// when its options have none.
-tflite::ActivationFunctionType* fused_activation(Operator& op);
 // The fused form of a standalone activation op (RELU -> RELU, ...), or NONE.
 tflite::ActivationFunctionType fusable_activation(tflite::BuiltinOperator code);
 

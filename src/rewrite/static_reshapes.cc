@@ -23,14 +23,10 @@ int squeezes_as_reshape(Model& m, Subgraph& sg) {
     if (dynamic || num_elements(out.shape) != num_elements(in.shape)) continue;
     const Shape target = out.shape;
     const DType dtype = out.dtype;
-    Tensor shape;  // (the push_back below invalidates `out` and `in`)
-    shape.name = out.name + "/shape";
-    shape.shape = {static_cast<int32_t>(target.size())};
-    shape.dtype = DType::kInt32;
-    shape.buffer = m.add_buffer(bytes_of(target));
-    sg.tensors.push_back(std::move(shape));
+    // (adding a tensor invalidates `out` and `in`)
+    const int shape = add_int32_constant(m, sg, out.name + "/shape", target);
     op.code = OpCode{static_cast<int32_t>(B::RESHAPE), "", 1};
-    op.inputs = {op.inputs[0], static_cast<int32_t>(sg.tensors.size() - 1)};
+    op.inputs = {op.inputs[0], shape};
     tflite::ReshapeOptionsT o;
     o.new_shape = target;
     op.options.Set(std::move(o));

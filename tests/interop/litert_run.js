@@ -35,6 +35,8 @@ const USAGE = `usage: node litert_run.js MODEL.tflite (--input X.npy ... | --see
   --bench N      also time N runs after W warm-up runs (default 3); prints
                  {"median_ms":..,"min_ms":..,...} on stdout
   --verbose      pass LiteRT's own log lines through to stderr
+  --check        (no MODEL) only say whether the LiteRT runtime is installed: prints its version,
+                 exit 0, or the one-line error, exit 1 (how qcal compare finds out)
 LiteRT is loaded from $QCAL_NODE_MODULES, else \${QCAL_CACHE:-$HOME/.cache/qcal}/litert/node_modules.
 Exit status: 0 ok; 1 error (one line on stderr: "litert_run: FILE: problem"); 2 bad command line.`;
 
@@ -72,9 +74,14 @@ function parseArgs(argv) {
     else if (a === '--bench') o.bench = int(a, val(), 1);
     else if (a === '--warmup') o.warmup = int(a, val(), 0);
     else if (a === '--verbose') o.verbose = true;
+    else if (a === '--check') o.check = true;
     else if (a.startsWith('-') && a !== '-') usage(`unknown option ${a}`);
     else if (!o.model) o.model = a;
     else usage(`unexpected argument ${a}`);
+  }
+  if (o.check) {
+    if (o.model || argv.length !== 1) usage('--check takes no model or other option');
+    return o;
   }
   if (!o.model) usage('no MODEL.tflite given');
   if ([o.seed != null, o.inputs.length > 0, o.samples != null].filter(Boolean).length > 1) usage('--seed, --input and --samples are mutually exclusive');
@@ -202,19 +209,29 @@ function randomData(rand, dtype, n, [lo, hi] = [-1, 1]) {
   return new Uint8Array(a.buffer);
 }
 
+// The runtime's wasm loader (compat or relaxed build), failing in one line when it is missing.
+function runtimeLoader(variant) {
+  const wasmDir = path.join(nodeModulesDir(), '@litertjs', 'core', 'wasm');
+  const loader = path.join(wasmDir, variant === 'relaxed' ? 'litert_wasm_internal.js' : 'litert_wasm_compat_internal.js');
+  if (!fs.existsSync(loader)) fail(loader, 'LiteRT runtime not found; run scripts/fetch_fixtures.sh or set QCAL_NODE_MODULES');
+  let version = '?';
+  try { version = JSON.parse(fs.readFileSync(path.join(wasmDir, '..', 'package.json'), 'utf8')).version; } catch (e) { /* informative only */ }
+  return { loader, version, wasmDir };
+}
+
 // ---------------------------------------------------------------- main
 async function main(o) {
+  if (o.check) {
+    console.log(`@litertjs/core ${runtimeLoader(o.variant).version}`);
+    return;
+  }
   const modelPath = o.model;
   let bytes;
   try { bytes = fs.readFileSync(modelPath); } catch (e) { fail(modelPath, `cannot read model (${e.code || e.message})`); }
   let fb;
   try { fb = readTflite(bytes); } catch (e) { fail(modelPath, e.message); }
 
-  const wasmDir = path.join(nodeModulesDir(), '@litertjs', 'core', 'wasm');
-  const loader = path.join(wasmDir, o.variant === 'relaxed' ? 'litert_wasm_internal.js' : 'litert_wasm_compat_internal.js');
-  if (!fs.existsSync(loader)) fail(loader, 'LiteRT runtime not found; run scripts/fetch_fixtures.sh or set QCAL_NODE_MODULES');
-  let version = '?';
-  try { version = JSON.parse(fs.readFileSync(path.join(wasmDir, '..', 'package.json'), 'utf8')).version; } catch (e) { /* informative only */ }
+  const { loader, version, wasmDir } = runtimeLoader(o.variant);
 
   // LiteRT logs through printErr; keep its non-INFO lines to explain failures.
   const logTail = [];
