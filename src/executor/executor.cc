@@ -308,7 +308,7 @@ Executor::Executor(std::shared_ptr<const Model> model, ExecutorOptions options, 
       if (!quantized_weights || float_readers[i] == 0 || other_readers[i] != 0) continue;
       const std::vector<float> values = constant_as_float(*m.model, t);
       d.data = m.add_persistent(values.size() * 4, m.label + ": dequantized weights '" + t.name + "'");
-      std::memcpy(d.data, values.data(), values.size() * 4);
+      if (!values.empty()) std::memcpy(d.data, values.data(), values.size() * 4);
       d.bytes = values.size() * 4;
       d.dtype = DType::kFloat32;
       d.quant = nullptr;
@@ -449,7 +449,7 @@ std::vector<HostTensor> Executor::Impl::run(const std::vector<HostTensor>& input
       throw Error(label + ": " + name + " must be " + dtype_name(d.dtype) + ", got " + dtype_name(h.dtype));
     if (h.size() != d.size() || h.data.size() != d.bytes)
       throw Error(label + ": " + name + " must have shape " + shape_str(d.shape) + ", got " + shape_str(h.shape));
-    std::memcpy(d.data, h.data.data(), d.bytes);
+    if (d.bytes > 0) std::memcpy(d.data, h.data.data(), d.bytes);  // an empty input has no storage at all
     if (observer) observer->on_tensor({options.subgraph, ti, -1, sg->tensors[ti], d});
   }
   for (size_t s = 0; s < steps.size(); ++s) {

@@ -6,6 +6,8 @@
 #     selfie and pose models are made for);
 #   * int8 (--io float) with every calibrator, int8 --io int8 and --io uint8, fp16 and
 #     dynamic: each loads and runs in LiteRT without error;
+#   * fp16 is identical to float where the float model stores its weights as fp16 already;
+#     --io int8/uint8 outputs, dequantized, stay within 0.5 dB of the --io float model's;
 #   * fidelity of each against the float model, both run by LiteRT: per-output SQNR and
 #     cosine, and (segmentation) mask agreement at 0.5, all printed. Each --bar names an
 #     evaluation set and a calibrator whose outputs must keep SQNR >= MIN_SQNR (a mask
@@ -60,19 +62,22 @@ for set in "${SETS[@]}"; do
   "$QCAL" preprocess "$MODEL" --images "$W/$set" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/$set.npy" >/dev/null
 done
 
-run_litert() {  # model, tag: every sample of every evaluation set through LiteRT, one process per set
+run_litert() {  # model, tag [inputs suffix]: every sample of every evaluation set through LiteRT, one process per set
   for set in "${SETS[@]}"; do
-    node "$HERE/litert_run.js" "$1" --samples "$W/$set.npy" --outdir "$W/$set.$2" >/dev/null
+    node "$HERE/litert_run.js" "$1" --samples "$W/$set.npy${3:-}" --outdir "$W/$set.$2" >/dev/null
   done
 }
 
-# fidelity TAG TITLE: figures per evaluation set; the bars naming TAG's calibrator must hold.
+# fidelity TAG TITLE [FIDELITY.JS FLAGS...]: figures per evaluation set, kept in $W/SET.TAG.json;
+# the bars naming TAG's calibrator must hold, and so must the extra criteria given.
 status=0
 fidelity() {
   local tag=$1 title=$2 set
+  shift 2
   for set in "${SETS[@]}"; do
     echo "-- $title on '$set' (LiteRT, $(ls "$W/$set" | wc -l) photos)"
-    local args=(${MASK:+--mask $MASK}) barred=""
+    local args=(${MASK:+--mask $MASK} --json "$W/$set.$tag.json") barred=""
+    if (($#)); then barred=1; args+=("${@//@SET@/$set}"); fi
     for bar in "${BARS[@]}"; do
       IFS=: read -r bset bcal bsqnr bagree <<<"$bar"
       if [[ $bset == "$set" && "int8_$bcal" == "$tag" ]]; then
@@ -95,15 +100,36 @@ for cal in minmax percentile kl mse; do
   run_litert "$W/int8_$cal.tflite" int8_$cal
   fidelity int8_$cal "int8 --calibrator $cal"
 done
+# Integer inputs and outputs change only where the conversions happen: fed the same photos
+# (quantized by qcal preprocess at the model's input scale) and dequantized at its output
+# scales, every output stays within 0.5 dB of the --io float model's. An output the --io float
+# model computes in float (its record's kept_float, e.g. a LOGISTIC with a fixed int8 range)
+# also pays the int8 output grid's rounding, and its floor says so.
+"$QCAL" inspect "$W/int8_minmax.tflite" --json > "$W/int8_minmax.json"
+float_outputs=$(node -e '
+  const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const rec = (j.metadata || []).map((m) => m.record).find((r) => r && r.summary) || { summary: { kept_float: [] } };
+  const kept = new Set(rec.summary.kept_float.map((k) => k.tensor));
+  console.log(j.subgraphs[0].outputs.map((t, k) => kept.has(t.name) ? k : -1).filter((k) => k >= 0).join(","));' "$W/int8_minmax.json")
 for io in int8 uint8; do
-  "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator minmax --io $io -o "$W/int8_io$io.tflite" >/dev/null
-  node "$HERE/litert_run.js" "$W/int8_io$io.tflite" --seed 1 --outdir "$W/int8_io$io.out" >/dev/null
-  echo "-- int8 --io $io: loads and runs in LiteRT"
+  Q="$W/int8_io$io.tflite"
+  "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator minmax --io $io -o "$Q" >/dev/null
+  "$QCAL" inspect "$Q" --json > "$W/int8_io$io.json"
+  for set in "${SETS[@]}"; do
+    "$QCAL" preprocess "$Q" --images "$W/$set" ${PRE[@]+"${PRE[@]}"} --quiet -o "$W/$set.npy.$io" >/dev/null
+  done
+  run_litert "$Q" int8_io$io ".$io"
+  fidelity int8_io$io "int8 --io $io (outputs dequantized)" --dequantize-test "$W/int8_io$io.json" \
+    --baseline "$W/@SET@.int8_minmax.json" --max-loss 0.5 --float-in-baseline "$float_outputs"
 done
+# fp16: where the float model already stores its weights as fp16 (behind DEQUANTIZE), the fp16
+# model computes exactly what it does; otherwise its weights are rounded to fp16.
+fp16_stored=$("$QCAL" inspect "$MODEL" --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).weights.fp16_constants))')
 for scheme in fp16 dynamic; do
   "$QCAL" quantize "$MODEL" --scheme $scheme -o "$W/$scheme.tflite" >/dev/null
   run_litert "$W/$scheme.tflite" $scheme
-  fidelity $scheme "$scheme"
+  if [[ $scheme == fp16 && $fp16_stored -gt 0 ]]; then fidelity $scheme "$scheme (must be identical)" --identical
+  else fidelity $scheme "$scheme"; fi
 done
 for bar in "${BARS[@]}"; do  # a bar naming an unknown set or calibrator is a typo
   IFS=: read -r bset bcal _ <<<"$bar"
