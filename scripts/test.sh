@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs qcal's whole test suite:
-#   1. unit tests built with clang under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   1. unit and CLI tests built with clang under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (a sanitizer report fails the step even where the test expected a failing exit),
 #   2. the fuzzers of every reader of outside input (models, the run path, .npy, calibration
 #      caches, images), each for a bounded number of runs from a fixed seed,
 #   3. the release build's full ctest suite (unit + interop against the real LiteRT
@@ -21,12 +22,22 @@ export QCAL_CACHE="${QCAL_CACHE:-$HOME/.cache/qcal}"
 
 status=0
 if [[ "${QCAL_SKIP_SANITIZERS:-0}" != 1 ]]; then
-  step "unit tests under ASan + UBSan (clang)"
+  step "unit and CLI tests under ASan + UBSan (clang)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
         -DQCAL_SANITIZE=address,undefined >/dev/null
   ninja -C build-asan -j"$JOBS" qcal_unit_tests qcal_cli
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest -L unit -j"$JOBS" --output-on-failure) || status=1
+  # Reports go to files, not only to stderr: a CLI test that expects exit 1 from bad input
+  # would otherwise pass on a sanitizer's abort. Exit 86 is no status qcal uses.
+  reports="$ROOT/build-asan/sanitizer-reports"
+  rm -rf "$reports" && mkdir -p "$reports"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1:exitcode=86:log_path="$reports/report" \
+     UBSAN_OPTIONS=print_stacktrace=1:exitcode=86:log_path="$reports/report" \
+     ctest -L 'unit|cli' -j"$JOBS" --output-on-failure) || status=1
+  if compgen -G "$reports/report*" >/dev/null; then
+    head -60 "$reports"/report*
+    echo "sanitizer reports in $reports"
+    status=1
+  fi
 
   step "fuzzing every reader of outside input (fixed seeds and run counts: reproducible)"
   cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -9,25 +9,22 @@
 #   * fp16 is identical to float where the float model stores its weights as fp16 already;
 #     --io int8/uint8 outputs, dequantized, stay within 0.5 dB of the --io float model's;
 #   * fidelity of each against the float model, both run by LiteRT: per-output SQNR and
-#     cosine, and (segmentation) mask agreement at 0.5, all printed. Each --bar names an
-#     evaluation set and a calibrator whose outputs must keep SQNR >= MIN_SQNR (a mask
-#     output: agreement >= MIN_AGREEMENT). The bars guard against regressions at the level
-#     qcal reaches today; docs/quantization.md records the figures against the 20 dB / 98%
-#     the project aims for, and which layers are responsible where they stay below.
+#     cosine, and (segmentation) mask agreement at 0.5, all printed. Every output of every
+#     int8 calibrator and of dynamic has its own bar on each evaluation set, read from
+#     tests/interop/bars.txt (how the bars are derived is written at its top); an output
+#     without one fails the test, so a new model or output cannot go unbarred.
 # --pre "FLAGS": the model's pre-processing for calibration and evaluation (e.g. "--mean 127.5
 # --std 127.5" for an input in [-1, 1]; default x/255).
-# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME [--mask K] [--pre "FLAGS"] --bar SET:CALIBRATOR:MIN_SQNR[:MIN_AGREEMENT]...
+# usage: quantized_in_litert.sh QCAL_BINARY MODEL_NAME [--mask K] [--pre "FLAGS"]
 set -euo pipefail
 QCAL=$1
 NAME=$2
 shift 2
 MASK=""
 PRE=()
-BARS=()
 while (($#)); do
   case $1 in
     --mask) MASK=$2; shift 2 ;;
-    --bar) BARS+=("$2"); shift 2 ;;
     --pre) read -r -a PRE <<<"$2"; shift 2 ;;
     *) echo "quantized_in_litert: unknown argument '$1'"; exit 2 ;;
   esac
@@ -68,26 +65,44 @@ run_litert() {  # model, tag [inputs suffix]: every sample of every evaluation s
   done
 }
 
-# fidelity TAG TITLE [FIDELITY.JS FLAGS...]: figures per evaluation set, kept in $W/SET.TAG.json;
-# the bars naming TAG's calibrator must hold, and so must the extra criteria given.
+# This model's bars: "SET SCHEME OUTPUT CRITERION MIN" (bars.txt without the model column).
+BARS_FILE="$HERE/bars.txt"
+mapfile -t BARS < <(awk -v m="$NAME" '$1 == m { print $2, $3, $4, $5, $6 }' "$BARS_FILE")
+((${#BARS[@]})) || { echo "FAIL: $BARS_FILE has no bars for $NAME"; exit 1; }
+
+# fidelity TAG TITLE [FIDELITY.JS FLAGS...]: figures per evaluation set, kept in $W/SET.TAG.json.
+# The extra criteria given must hold; so must the bars of TAG's scheme (int8_minmax -> minmax),
+# and where that scheme has bars, every output must have one (CRITERION "none": the output is
+# listed in docs/quantization.md as having no meaningful bar to meet, and is not checked).
 status=0
 fidelity() {
-  local tag=$1 title=$2 set
+  local tag=$1 title=$2 set scheme=${1#int8_}
   shift 2
   for set in "${SETS[@]}"; do
     echo "-- $title on '$set' (LiteRT, $(ls "$W/$set" | wc -l) photos)"
-    local args=(${MASK:+--mask $MASK} --json "$W/$set.$tag.json") barred=""
+    local args=(${MASK:+--mask $MASK} --json "$W/$set.$tag.json") barred="" covered=" "
     if (($#)); then barred=1; args+=("${@//@SET@/$set}"); fi
+    local bset bscheme bout crit min
     for bar in "${BARS[@]}"; do
-      IFS=: read -r bset bcal bsqnr bagree <<<"$bar"
-      if [[ $bset == "$set" && "int8_$bcal" == "$tag" ]]; then
-        barred=1
-        args+=(--min-sqnr "$bsqnr")
-        [[ -n "$MASK" ]] && args+=(--min-agreement "${bagree:-0.98}")
-      fi
+      read -r bset bscheme bout crit min <<<"$bar"
+      [[ $bset == "$set" && $bscheme == "$scheme" ]] || continue
+      barred=1 covered+="$bout "
+      case $crit in
+        sqnr|guard-sqnr) args+=(--out-min-sqnr "$bout:$min") ;;
+        agree@*|guard-agree@*) args+=(--agree "$bout:${crit#*@}:$min") ;;
+        none) ;;
+        *) echo "FAIL: bars.txt: unknown criterion '$crit' for $NAME $set $scheme"; status=1 ;;
+      esac
     done
     if [[ -n $barred ]]; then
       node "$HERE/fidelity.js" "$W/$set.float" "$W/$set.$tag" "${args[@]}" || status=1
+      if [[ $covered != " " ]]; then
+        local n k
+        n=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).outputs.length)' "$W/$set.$tag.json")
+        for ((k = 0; k < n; k++)); do
+          [[ $covered == *" $k "* ]] || { echo "FAIL: output $k of $scheme on '$set' has no bar in bars.txt"; status=1; }
+        done
+      fi
     else
       node "$HERE/fidelity.js" "$W/$set.float" "$W/$set.$tag" "${args[@]}" | grep -v PASS
     fi
@@ -131,8 +146,9 @@ for scheme in fp16 dynamic; do
   if [[ $scheme == fp16 && $fp16_stored -gt 0 ]]; then fidelity $scheme "$scheme (must be identical)" --identical
   else fidelity $scheme "$scheme"; fi
 done
-for bar in "${BARS[@]}"; do  # a bar naming an unknown set or calibrator is a typo
-  IFS=: read -r bset bcal _ <<<"$bar"
-  [[ " ${SETS[*]} " == *" $bset "* && -f "$W/int8_$bcal.tflite" ]] || { echo "bad --bar '$bar'"; status=1; }
+for scheme in minmax percentile kl mse dynamic; do  # every barred scheme has its bars
+  for set in "${SETS[@]}"; do
+    printf '%s\n' "${BARS[@]}" | grep -q "^$set $scheme " || { echo "FAIL: bars.txt: no bars for $NAME $scheme on '$set'"; status=1; }
+  done
 done
 exit $status
