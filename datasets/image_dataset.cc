@@ -148,6 +148,11 @@ HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int ch
     if (channels == 3) cv::cvtColor(src, color, cv::COLOR_BGR2GRAY); else color = src;
   } else if (channels == 1) {
     cv::cvtColor(src, color, p.color == Preprocessing::Color::kRGB ? cv::COLOR_GRAY2RGB : cv::COLOR_GRAY2BGR);
+  } else if (p.color == Preprocessing::Color::kGray) {
+    // A 3-channel input fed gray images (a model trained on them): the luma in every channel.
+    cv::Mat luma;
+    cv::cvtColor(src, luma, cv::COLOR_BGR2GRAY);
+    cv::cvtColor(luma, color, cv::COLOR_GRAY2BGR);
   } else if (p.color == Preprocessing::Color::kRGB) {
     cv::cvtColor(src, color, cv::COLOR_BGR2RGB);
   } else {

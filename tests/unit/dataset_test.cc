@@ -1,4 +1,5 @@
 // Dataset loading and pre-processing.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -53,6 +54,24 @@ TEST(Dataset, RgbOrderMeanStdAndLayout) {
   // plane 0 is B: (B - 0)/2
   EXPECT_FLOAT_EQ(bgr.as<float>()[3 * 2 + 1], 31.0f / 2);
   EXPECT_FLOAT_EQ(bgr.as<float>()[8], 0.0f);  // plane 1 = G - 100
+}
+
+// --color gray for a 3-channel input: every channel holds the pixel's luma (OpenCV's BT.601
+// weights), not the decoder's BGR order left as it was.
+TEST(Dataset, GrayColorFillsEveryChannelOfAColorInputWithLuma) {
+  const cv::Mat img = gradient_image();
+  Preprocessing p;
+  p.color = Preprocessing::Color::kGray;
+  p.mean = {0};
+  p.std = {1};
+  const HostTensor g = preprocess_image(img.data, 4, 2, 3, image_input(4, 2, 3), p);
+  const float* v = g.as<float>();
+  for (int px = 0; px < 8; ++px) {
+    const int b = 10 * (px / 2) + px % 2;
+    const float luma = std::round(0.114f * b + 0.587f * 100 + 0.299f * 200);
+    for (int c = 0; c < 3; ++c) EXPECT_NEAR(v[3 * px + c], luma, 1.0f) << "pixel " << px << " channel " << c;
+    EXPECT_EQ(v[3 * px], v[3 * px + 2]) << "pixel " << px;
+  }
 }
 
 TEST(Dataset, QuantizedInputsAreQuantizedAfterNormalization) {
