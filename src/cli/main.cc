@@ -448,6 +448,7 @@ qcal::CalibrationData obtain_calibration(const QuantizeArgs& a, std::shared_ptr<
 }
 
 int run_quantize(const QuantizeArgs& a) {
+  std::string gate_failure;  // --max-drop's target not met: exit 4 after writing what was found
   if (!a.labels.empty() && a.report_dir.empty() && a.max_drop < 0)
     throw qcal::Error("--labels is for the evaluation of --report DIR or --max-drop X");
   check_output(a.output, {a.model, a.calib, a.labels});
@@ -518,6 +519,12 @@ int run_quantize(const QuantizeArgs& a) {
                   fr.met ? "meets" : "does NOT meet", a.max_drop, fr.added_rules.size(), rules_file.c_str());
       record["fallback"] = {{"max_drop", a.max_drop}, {"drop", fr.drop}, {"met", fr.met}, {"steps", fr.steps},
                             {"task", a.task}};
+      if (!fr.met) {
+        char line[160];
+        std::snprintf(line, sizeof line, "--max-drop %.6g not met: the drop is %.6g with the best model found", a.max_drop,
+                      fr.drop);
+        gate_failure = std::string(line) + " (written, with its rules in " + rules_file + ")";
+      }
     }
     if (a.bias_correction) {
       // Measure each quantized conv/FC's systematic shift on the calibration images (each op
@@ -609,6 +616,11 @@ int run_quantize(const QuantizeArgs& a) {
       std::cout << "note: --report without --eval-images measures on the calibration images; held-out images "
                    "tell more\n";
     print_report_summary(*report, a.report_dir);
+  }
+  if (!gate_failure.empty()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "qcal: %s: %s\n", a.output.c_str(), gate_failure.c_str());
+    return 4;  // a quality gate failed
   }
   return 0;
 }

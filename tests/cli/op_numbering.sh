@@ -60,8 +60,11 @@ bare = [i for i, o in enumerate(ops) if o['opcode'] in ('CONV_2D', 'DEPTHWISE_CO
         and i not in figured and not any(j in figured for j in readers.get(o['outputs'][0], []))]
 assert not bare, bare
 PY
+rc=0  # a target of 0 is not met in 1 step: exit 4 (a failed quality gate), the model still written
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fb.tflite" --max-drop 0 --task segment \
-  --eval-images "$W/eval" --max-fallback-steps 1 > "$W/fb.log"
+  --eval-images "$W/eval" --max-fallback-steps 1 > "$W/fb.log" 2> "$W/fb.err" || rc=$?
+grep -q "does NOT meet" "$W/fb.log" && [[ $rc -ne 4 ]] && fail "--max-drop not met: exit $rc (want 4)"
+grep -q " meets the target" "$W/fb.log" && [[ $rc -ne 0 ]] && fail "--max-drop met: exit $rc (want 0)"
 first=$(sed -n "s/^fallback: op [0-9]* .*(isolated SQNR \([-0-9.]*\) dB) float.*/\1/p" "$W/fb.log" | head -n1)
 "$QCAL" report "$MODEL" "$W/q.tflite" --images "$W/eval" --task segment --quiet -o "$W/r3" > /dev/null
 worst=$(json "$W/r3/report.json" "min(l['isolated_sqnr_db'] for l in d['layers'] if l['quantized'] and l['isolated_sqnr_db'] is not None)")

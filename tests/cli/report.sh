@@ -42,9 +42,23 @@ grep -q "LiteRT latency: the deployed runtime" "$W/cmp/compare.md" || { echo "FA
 echo "ok"
 
 echo "-- quantize --max-drop (rules reusable with --keep-float @FILE)"
+# A target of 0 that 2 steps cannot reach: the best model and its rules are written, and the
+# failed gate is exit 4 with one line giving the drop reached.
+set +e
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fb.tflite" --max-drop 0 --task landmarks \
-  --eval-images "$W/eval" --max-fallback-steps 2 > "$W/fb.log"
-grep -q "^fallback: drop" "$W/fb.log" || { echo "FAIL: no fallback summary"; cat "$W/fb.log"; exit 1; }
+  --eval-images "$W/eval" --max-fallback-steps 2 > "$W/fb.log" 2> "$W/fb.err"
+rc=$?
+set -e
+grep -q "^fallback: drop .* does NOT meet the target 0 " "$W/fb.log" || { echo "FAIL: no fallback summary"; cat "$W/fb.log"; exit 1; }
+[[ $rc -eq 4 ]] && grep -q "fb.tflite: --max-drop 0 not met: the drop is " "$W/fb.err" && [[ -s "$W/fb.tflite" ]] ||
+  { echo "FAIL: --max-drop not met: exit $rc (want 4), '$(cat "$W/fb.err")'"; exit 1; }
+# A target the unchanged int8 model meets: exit 0, and the drop it reports is within it.
+reached=$(sed -n "s/^fallback: drop \([-0-9.e]*\) with every quantizable op in int8.*/\1/p" "$W/fb.log")
+reached=$(awk -v d="$reached" 'BEGIN { printf "%.7f", d + 1e-6 }')  # above the printed value's rounding
+"$QCAL" quantize "$MODEL" --images "$W/calib" --quiet -o "$W/fbok.tflite" --max-drop "$reached" --task landmarks \
+  --eval-images "$W/eval" --max-fallback-steps 2 > "$W/fbok.log"
+awk -v d="$(sed -n 's/^fallback: drop \([-0-9.e]*\) meets the target.*/\1/p' "$W/fbok.log")" -v x="$reached" \
+  'BEGIN { exit !(d != "" && d <= x) }' || { echo "FAIL: --max-drop $reached: $(grep '^fallback: drop' "$W/fbok.log" | tail -1)"; exit 1; }
 # The first layer --max-drop returns to float is the report's worst by the report's own isolated
 # figure: the candidate it measures is the model --report measured (same calibration, images).
 first=$(sed -n "s/^fallback: op [0-9]* .*(isolated SQNR \([-0-9.]*\) dB) float.*/\1/p" "$W/fb.log" | head -n1)
@@ -53,6 +67,16 @@ awk -v a="$first" -v b="$worst" 'BEGIN { exit !(a != "" && (a - b) ^ 2 < 1e-6) }
   { echo "FAIL: --max-drop ranks with isolated SQNR '$first' dB, the report's worst layer has $worst dB"; cat "$W/fb.log"; exit 1; }
 [[ -s "$W/fb.tflite.keep-float.txt" ]] || { echo "FAIL: no rules file"; exit 1; }
 "$QCAL" quantize "$MODEL" --images "$W/calib" --quiet --keep-float @"$W/fb.tflite.keep-float.txt" -o "$W/fb2.tflite" > /dev/null
+# The rules rebuild the same model: the same graph, quantization and outputs (the files differ
+# only in the record, which says how --max-drop got there).
+for m in fb fb2; do "$QCAL" inspect "$W/$m.tflite" --json > "$W/$m.json"; "$QCAL" run "$W/$m.tflite" --seed 3 --output-dir "$W/$m.out" > /dev/null; done
+python3 - "$W/fb.json" "$W/fb2.json" <<'PY' || { echo "FAIL: the rules rebuild another graph"; exit 1; }
+import json, sys
+a, b = (json.load(open(f))["subgraphs"] for f in sys.argv[1:])
+diff = [k for k in a[0] if a[0][k] != b[0].get(k)]
+if diff: print("differs in", diff, json.dumps(a[0][diff[0]])[:400], json.dumps(b[0][diff[0]])[:400]); sys.exit(1)
+PY
+for f in "$W"/fb.out/out*.npy; do cmp -s "$f" "$W/fb2.out/$(basename "$f")" || { echo "FAIL: the rebuilt model computes another $(basename "$f")"; exit 1; }; done
 echo "ok"
 
 echo "-- quantize --bias-correction"
