@@ -65,6 +65,18 @@ TEST(Accuracy, DetectionMapAgainstFloatDetections) {
   EXPECT_THROW(a.add({floats({1, 8}, std::vector<float>(8))}, {floats({1, 8}, std::vector<float>(8))}), Error);
 }
 
+// mAP50: a quantized box matches a float one at IoU >= 0.5, not below (IoU 0.4 and 0.6 here).
+TEST(Accuracy, DetectionMatchesFromIouOneHalf) {
+  auto outputs = [](std::vector<float> box) {
+    return std::vector<HostTensor>{floats({1, 1, 4}, box), floats({1, 1}, {1}), floats({1, 1}, {0.9f}), floats({1}, {1})};
+  };
+  for (const float width : {0.4f, 0.6f}) {
+    AccuracyEvaluator a(Task::kDetect, 300);
+    a.add(outputs({0, 0, 1, 1}), outputs({0, 0, 1, width}));  // IoU = width
+    EXPECT_NEAR(a.result({})["quantized"].get<double>(), width >= 0.5f ? 1.0 : 0.0, 1e-9) << "IoU " << width;
+  }
+}
+
 TEST(Accuracy, LandmarksNormalizedError) {
   AccuracyEvaluator a(Task::kLandmarks, 100);
   a.add({floats({1, 2}, {10, 20})}, {floats({1, 2}, {11, 18})});
