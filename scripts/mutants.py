@@ -28,7 +28,7 @@ MUTANTS = {
         "src/report/fallback.cc",
         "    r.model = std::move(m);\n    r.summary = std::move(s);",
         "    (void)m;\n    r.summary = std::move(s);",
-        "cli.report|cli.op_numbering",
+        "Fallback|cli.report|cli.op_numbering",
         "--max-drop writes the all-int8 model whatever it kept float"),
     "bias-correction-sign": (
         "src/report/compare.cc",

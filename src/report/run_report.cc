@@ -13,8 +13,13 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
                           const ReportOptions& options) {
   auto cmp = std::make_shared<QuantizationComparison>(fm, qm, options.numerics, options.threads);
   const Subgraph& sg = fm->subgraphs.at(0);
-  const InputGeometry g = input_geometry(sg.tensors[sg.inputs.at(0)], pre.layout);
-  AccuracyEvaluator accuracy(options.task, g.width);
+  // Landmark errors are normalized by the input's width. Images need an image input; .npy
+  // samples (--inputs) may feed any model, e.g. a [1, N] feature vector.
+  const Tensor& input = sg.tensors[sg.inputs.at(0)];
+  int width = 1;
+  if (!dataset.images.empty()) width = input_geometry(input, pre.layout).width;
+  else if (input.shape.size() == 4) width = input.shape[pre.layout == Preprocessing::Layout::kNHWC ? 2 : 3];
+  AccuracyEvaluator accuracy(options.task, width);
   accuracy.set_ssd(options.ssd);
   LabelJoin join;
   if (options.labels) {

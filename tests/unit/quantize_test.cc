@@ -546,6 +546,71 @@ TEST(QuantizeInt8, ChannelEqualizationLooksThroughReluIntoDepthwise) {
   expect_equalization_helps(std::make_shared<Model>(b.model()), x, {conv, relu});
 }
 
+// Bias correction, a known answer. A 1x1 conv whose every weight sits 0.45 of a step above
+// its int8 grid point (each output channel's widest weight is exactly 1, so its scale is
+// 1/127) loses 0.45/127 per weight when rounded: with 15 other weights on inputs of mean 2.5,
+// each output channel is about 0.13 low, more than a step of the output's grid. Measured on
+// calibration inputs, the correction must take that mean error away (a wrong sign doubles it).
+TEST(QuantizeInt8, BiasCorrectionRemovesAKnownMeanShiftPerChannel) {
+  constexpr int kIn = 16, kOut = 8;
+  ModelBuilder b;
+  const int x = b.input(DType::kFloat32, {1, 6, 6, kIn});
+  std::vector<float> w(kOut * kIn);
+  const std::vector<float> u = test::random_floats(w.size(), 41, -100.0f, 100.0f);
+  for (int o = 0; o < kOut; ++o)
+    for (int i = 0; i < kIn; ++i)
+      w[o * kIn + i] = i == o ? 1.0f : (std::round(u[o * kIn + i]) + 0.45f) / 127.0f;
+  const int y = b.tensor(DType::kFloat32, {1, 6, 6, kOut}, std::nullopt, "y");
+  b.op(B::CONV_2D, {x, b.constant_f32({kOut, 1, 1, kIn}, w), b.constant_f32({kOut}, std::vector<float>(kOut, 0.0f))}, {y},
+       conv_options());
+  b.output(y);
+  auto model = std::make_shared<Model>(b.model());
+  auto sample = [&](uint32_t seed) {
+    HostTensor h = HostTensor::zeros(model->subgraphs[0].tensors[x].name, DType::kFloat32, {1, 6, 6, kIn});
+    const std::vector<float> v = test::random_floats(6 * 6 * kIn, seed, 2.0f, 3.0f);
+    std::copy(v.begin(), v.end(), h.as<float>());
+    return h;
+  };
+  const Executor fx(model);
+  StatsCollector collector(Histogram::kDefaultMaxBins, 0, false, {});
+  for (uint32_t seed = 10; seed < 30; ++seed) fx.run({sample(seed)}, &collector);
+  TensorRanges ranges;
+  for (const auto& [t, st] : collector.stats()) ranges[t] = {st.min, st.max};
+  QuantizeOptions o;
+  o.correct_weight_rounding = false;  // it would take the same shift off analytically
+  o.equalize = false;
+  // Mean error (quantized - float) of each output channel on inputs not calibrated on, in
+  // steps of the output's int8 grid.
+  const Range out_range = ranges.at(model->subgraphs[0].outputs[0]);
+  const double step = (std::max(out_range.max, 0.0f) - std::min(out_range.min, 0.0f)) / 255.0;
+  auto channel_errors = [&](const Model& qm) {
+    const Executor qx(std::make_shared<Model>(qm));
+    std::vector<double> err(kOut, 0.0);
+    int64_t n = 0;
+    for (uint32_t seed = 100; seed < 110; ++seed) {
+      const HostTensor ref = fx.run({sample(seed)})[0], got = qx.run({sample(seed)})[0];
+      for (int64_t i = 0; i < ref.size(); ++i) err[i % kOut] += double(got.as<float>()[i]) - ref.as<float>()[i];
+      n += ref.size() / kOut;
+    }
+    for (double& e : err) e /= static_cast<double>(n) * step;
+    return err;
+  };
+  QuantizeSummary s1;
+  const Model plain = quantize_int8(*model, ranges, o, s1);
+  QuantizationComparison cmp(model, std::make_shared<Model>(plain));
+  for (uint32_t seed = 10; seed < 30; ++seed) cmp.add({sample(seed)});
+  o.bias_corrections = bias_corrections(cmp.layers(), plain);
+  ASSERT_EQ(o.bias_corrections.size(), 1u);
+  QuantizeSummary s2;
+  const Model corrected = quantize_int8(*model, ranges, o, s2);
+  EXPECT_EQ(s2.bias_corrected, 1);
+  const std::vector<double> before = channel_errors(plain), after = channel_errors(corrected);
+  for (int c = 0; c < kOut; ++c) {
+    EXPECT_LT(before[c], -1.0) << "channel " << c << ": the test's premise, rounding every weight down";
+    EXPECT_LT(std::abs(after[c]), 0.25) << "channel " << c << ": " << before[c] << " steps before, " << after[c] << " after";
+  }
+}
+
 // CONV -> RELU, and CONV -> ADD (residual) -> RELU6 as in BlazeFace's blocks: the int8
 // rewrite folds both activations into the op before them, as TFLite's converter does, so
 // LiteRT's XNNPACK delegate takes the whole graph. A RELU whose input is also a graph output
