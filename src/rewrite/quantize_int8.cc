@@ -193,6 +193,10 @@ class Int8Rewriter {
     global_pools_as_mean();
     n_ = static_cast<int>(sg_->tensors.size());
     for (int t = 0; t < n_; ++t) float_act_.push_back(tensor(t).dtype == DType::kFloat32 && !constant(t));
+    producer_.assign(n_, -1);  // the op list is final from here on (rebuild re-emits it in order)
+    for (size_t oi = 0; oi < sg_->operators.size(); ++oi)
+      for (int32_t t : sg_->operators[oi].outputs)
+        if (t >= 0 && t < n_) producer_[t] = static_cast<int>(oi);
     decide_ops();
     equalize_channels();
     resolve_parameters();
@@ -226,16 +230,12 @@ class Int8Rewriter {
   // Every activation input is written by an op that stays float (no graph input, no
   // constant, no int8 op among them). Called in op order, so the producers are decided.
   bool fed_by_float_ops(const Operator& op, const OpQuantInfo& info) const {
-    const auto& ops = sg_->operators;
     bool any = false;
     for (size_t s = 0; s < op.inputs.size(); ++s) {
       const int t = op.inputs[s];
       if (t < 0 || !data_slot(info, static_cast<int>(s))) continue;
       if (constant(t) || tensor(t).dtype != DType::kFloat32) return false;
-      int producer = -1;
-      for (size_t k = 0; k < ops.size() && producer < 0; ++k)
-        if (contains(ops[k].outputs, t)) producer = static_cast<int>(k);
-      if (producer < 0 || int8_op_[producer]) return false;
+      if (producer_[t] < 0 || int8_op_[producer_[t]]) return false;
       any = true;
     }
     return any;
@@ -775,10 +775,7 @@ class Int8Rewriter {
     std::vector<Operator> ops = std::move(sg().operators);
     int8_.assign(n_, -1);
     float_.assign(n_, -1);
-    std::vector<int> producer(n_, -1);
-    for (size_t oi = 0; oi < ops.size(); ++oi)
-      for (int32_t t : ops[oi].outputs)
-        if (t >= 0) producer[t] = static_cast<int>(oi);
+    const std::vector<int>& producer = producer_;
     const std::set<int32_t> graph_outputs(sg().outputs.begin(), sg().outputs.end());
     const std::vector<int> readers = reader_counts(ops);
     for (const Operator& op : ops) {
@@ -937,6 +934,7 @@ class Int8Rewriter {
   std::map<int, int> const_int8_;
   std::map<std::tuple<int, int, std::vector<float>>, int> weights_;
   std::map<int, int> origin_;  // new tensor -> the original tensor it holds a version of
+  std::vector<int> producer_;  // the op writing each tensor of the float model, or -1
   std::set<int> equalized_;    // float-model tensors whose values equalization rescaled
   std::map<int, std::vector<float>> bias_scale_;  // per equalized producer output: 1 / s per channel
   std::map<int, std::vector<float>> channel_scale_;  // per equalized tensor: its channels' 1 / s

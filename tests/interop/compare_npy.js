@@ -17,6 +17,8 @@ const USAGE = `usage: node compare_npy.js DIR_A DIR_B [--exact | --max-rel-l2 X]
   --max-lsb N      integer outputs: max |a-b| (in LSB) <= N
   --min-exact-frac F  integer outputs: fraction of identical elements >= F
   (--max-lsb/--min-exact-frac alone leave float outputs unchecked, only reported)
+  --pairs FILE     instead of DIR_A DIR_B: one comparison per line of FILE, DIR_A DIR_B LABEL
+                   (tab-separated), in one process; prints PASS LABEL or FAIL LABEL and its lines
   Exit: 0 PASS, 1 FAIL, 2 usage error.`;
 
 function usage(msg) {
@@ -25,7 +27,7 @@ function usage(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { dirs: [], exact: false, maxRelL2: null, maxLsb: null, minExactFrac: null, spreadDir: null, spreadFactor: 2, orMaxAbs: null };
+  const o = { dirs: [], pairs: null, exact: false, maxRelL2: null, maxLsb: null, minExactFrac: null, spreadDir: null, spreadFactor: 2, orMaxAbs: null };
   const num = (flag, v) => {
     const x = Number(v);
     if (v === undefined || v === '' || !Number.isFinite(x) || x < 0) usage(`${flag} wants a non-negative number, got '${v === undefined ? '' : v}'`);
@@ -35,6 +37,7 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
     else if (a === '--exact') o.exact = true;
+    else if (a === '--pairs') o.pairs = argv[++i];
     else if (a === '--max-rel-l2') o.maxRelL2 = num(a, argv[++i]);
     else if (a === '--or-spread') o.spreadDir = argv[++i];
     else if (a === '--or-max-abs') o.orMaxAbs = num(a, argv[++i]);
@@ -46,7 +49,7 @@ function parseArgs(argv) {
     } else if (a.startsWith('--')) usage(`unknown option ${a}`);
     else o.dirs.push(a);
   }
-  if (o.dirs.length !== 2) usage('need exactly two directories');
+  if (o.pairs != null ? o.dirs.length !== 0 || !o.pairs : o.dirs.length !== 2) usage('need exactly two directories, or --pairs FILE alone');
   if (o.exact && o.maxRelL2 != null) usage('--exact and --max-rel-l2 are mutually exclusive');
   for (const d of o.dirs) if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) usage(`${d}: not a directory`);
   if (!o.exact && o.maxRelL2 == null && o.maxLsb == null && o.minExactFrac == null) o.exact = true;
@@ -99,9 +102,10 @@ function stats(a, b) {
 
 const fmt = (x) => (Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toPrecision(4) : String(x));
 
-function main() {
-  const o = parseArgs(process.argv.slice(2));
-  const [A, B] = o.dirs;
+// Compares DIR_A with DIR_B under o's bounds; prints a line per output through `print`, and
+// returns the failures.
+function compareDirs(A, B, o, print) {
+  const console = { log: print };
   const outs = (d) => fs.readdirSync(d).filter((f) => /^out\d+\.npy$/.test(f));
   const names = [...new Set([...outs(A), ...outs(B)])].sort((x, y) => parseInt(x.slice(3), 10) - parseInt(y.slice(3), 10));
   const failures = [];
@@ -146,9 +150,33 @@ function main() {
     if (isInt && o.maxLsb != null && !(s.maxAbs <= o.maxLsb)) failures.push(`${label}: max_lsb ${fmt(s.maxAbs)} > ${o.maxLsb}`);
     if (isInt && o.minExactFrac != null && !(s.exactFrac >= o.minExactFrac)) failures.push(`${label}: exact_frac ${s.exactFrac.toFixed(6)} < ${o.minExactFrac}`);
   }
-  for (const f of failures) console.log(`FAIL ${f}`);
-  console.log(failures.length ? 'FAIL' : 'PASS');
-  process.exit(failures.length ? 1 : 0);
+  return failures;
+}
+
+function main() {
+  const o = parseArgs(process.argv.slice(2));
+  if (o.pairs == null) {
+    const failures = compareDirs(o.dirs[0], o.dirs[1], o, (l) => console.log(l));
+    for (const f of failures) console.log(`FAIL ${f}`);
+    console.log(failures.length ? 'FAIL' : 'PASS');
+    process.exit(failures.length ? 1 : 0);
+  }
+  let lines;
+  try { lines = fs.readFileSync(o.pairs, 'utf8').split('\n').filter((l) => l.trim()); } catch (e) { usage(`${o.pairs}: cannot read (${e.code || e.message})`); }
+  let failed = 0;
+  for (const [k, line] of lines.entries()) {
+    const [A, B, label, ...rest] = line.split('\t');
+    if (!label || rest.length) usage(`${o.pairs} line ${k + 1}: want DIR_A<tab>DIR_B<tab>LABEL`);
+    const detail = [];
+    const missing = [A, B].filter((d) => !fs.existsSync(d) || !fs.statSync(d).isDirectory());
+    const failures = missing.length ? missing.map((d) => `${d}: not a directory`) : compareDirs(A, B, o, (l) => detail.push(l));
+    if (!failures.length) { console.log(`PASS ${label}`); continue; }
+    ++failed;
+    console.log(`FAIL ${label}`);
+    for (const l of [...detail, ...failures.map((f) => `FAIL ${f}`)]) console.log(`    ${l}`);
+  }
+  console.log(`${lines.length - failed}/${lines.length} comparisons pass`);
+  process.exit(failed ? 1 : 0);
 }
 
 main();

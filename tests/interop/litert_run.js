@@ -37,6 +37,9 @@ const USAGE = `usage: node litert_run.js MODEL.tflite (--input X.npy ... | --see
   --verbose      pass LiteRT's own log lines through to stderr
   --check        (no MODEL) only say whether the LiteRT runtime is installed: prints its version,
                  exit 0, or the one-line error, exit 1 (how qcal compare finds out)
+  --jobs FILE    (no MODEL) many models in one process, the runtime loaded once: each line of FILE
+                 is MODEL SEED OUTDIR (tab-separated), run as MODEL --seed SEED --outdir OUTDIR; a
+                 model that fails gets its one-line error and the others still run (exit 1 at the end)
 LiteRT is loaded from $QCAL_NODE_MODULES, else \${QCAL_CACHE:-$HOME/.cache/qcal}/litert/node_modules.
 Exit status: 0 ok; 1 error (one line on stderr: "litert_run: FILE: problem"); 2 bad command line.`;
 
@@ -75,12 +78,17 @@ function parseArgs(argv) {
     else if (a === '--warmup') o.warmup = int(a, val(), 0);
     else if (a === '--verbose') o.verbose = true;
     else if (a === '--check') o.check = true;
+    else if (a === '--jobs') o.jobs = val();
     else if (a.startsWith('-') && a !== '-') usage(`unknown option ${a}`);
     else if (!o.model) o.model = a;
     else usage(`unexpected argument ${a}`);
   }
   if (o.check) {
     if (o.model || argv.length !== 1) usage('--check takes no model or other option');
+    return o;
+  }
+  if (o.jobs != null) {
+    if (o.model || o.seed != null || o.inputs.length || o.samples != null || o.outdir || o.bench) usage('--jobs takes no model, inputs, --outdir or --bench');
     return o;
   }
   if (!o.model) usage('no MODEL.tflite given');
@@ -220,32 +228,61 @@ function runtimeLoader(variant) {
 }
 
 // ---------------------------------------------------------------- main
+// The runtime, loaded once per process: its wasm module, one environment, and the log lines
+// of the model being run (reset per model).
+async function openRuntime(o) {
+  const { loader, version, wasmDir } = runtimeLoader(o.variant);
+  const rt = { loader, version, logTail: [], errors: [] };
+  // LiteRT logs through printErr; keep its non-INFO lines to explain failures.
+  const log = (s) => {
+    // Some failures (e.g. "Failed to allocate tensors") are only logged while the calls
+    // return normally with stale buffers: any ERROR line fails the run.
+    if (/^ERROR[:\s]|Failed to|failed to/.test(s)) rt.errors.push(s.trim());
+    if (o.verbose) { process.stderr.write(s + '\n'); return; }
+    if (/^(INFO|WARNING|VERBOSE|DEBUG)[:\s]/.test(s)) return;
+    rt.logTail.push(s); if (rt.logTail.length > 20) rt.logTail.shift();
+  };
+  rt.W = await loadCjs(loader)({ locateFile: (f) => path.join(wasmDir, f), print: log, printErr: log });
+  if (rt.W.setupLogging) rt.W.setupLogging();
+  try { rt.env = await rt.W.LiteRtEnvironment.create(null); } catch (e) { fail(loader, `creating LiteRT environment: ${(e && e.message) || e}`); }
+  return rt;
+}
+
 async function main(o) {
   if (o.check) {
     console.log(`@litertjs/core ${runtimeLoader(o.variant).version}`);
     return;
   }
+  const rt = await openRuntime(o);
+  if (o.jobs == null) return runModel(rt, o);
+  let lines;
+  try { lines = fs.readFileSync(o.jobs, 'utf8').split('\n').filter((l) => l.trim()); } catch (e) { fail(o.jobs, `cannot read (${e.code || e.message})`); }
+  let failed = 0;
+  for (const [k, line] of lines.entries()) {
+    const f = line.split('\t');
+    if (f.length !== 3 || !/^\d+$/.test(f[1])) fail(o.jobs, `line ${k + 1}: want MODEL<tab>SEED<tab>OUTDIR, got '${line}'`);
+    try {
+      await runModel(rt, { ...o, model: f[0], seed: parseInt(f[1], 10) >>> 0, outdir: f[2] });
+    } catch (e) {
+      if (!(e instanceof Fail)) throw e;
+      process.stderr.write(`${PROG}: ${e.file}: ${((e && e.message) || String(e)).replace(/\s*\n\s*/g, '; ')}\n`);
+      ++failed;
+    }
+  }
+  if (failed) fail(o.jobs, `${failed} of ${lines.length} models failed`);
+}
+
+// One model (with --input/--seed/--samples, and --bench) on the open runtime.
+async function runModel(rt, o) {
   const modelPath = o.model;
   let bytes;
   try { bytes = fs.readFileSync(modelPath); } catch (e) { fail(modelPath, `cannot read model (${e.code || e.message})`); }
   let fb;
   try { fb = readTflite(bytes); } catch (e) { fail(modelPath, e.message); }
-
-  const { loader, version, wasmDir } = runtimeLoader(o.variant);
-
-  // LiteRT logs through printErr; keep its non-INFO lines to explain failures.
-  const logTail = [];
-  const errors = [];
-  const log = (s) => {
-    // Some failures (e.g. "Failed to allocate tensors") are only logged while the calls
-    // return normally with stale buffers: any ERROR line fails the run.
-    if (/^ERROR[:\s]|Failed to|failed to/.test(s)) errors.push(s.trim());
-    if (o.verbose) { process.stderr.write(s + '\n'); return; }
-    if (/^(INFO|WARNING|VERBOSE|DEBUG)[:\s]/.test(s)) return;
-    logTail.push(s); if (logTail.length > 20) logTail.shift();
-  };
-  const W = await loadCjs(loader)({ locateFile: (f) => path.join(wasmDir, f), print: log, printErr: log });
-  if (W.setupLogging) W.setupLogging();
+  const { W, env, loader, version } = rt;
+  const logTail = rt.logTail, errors = rt.errors;
+  logTail.length = 0;
+  errors.length = 0;
   // Wrap LiteRT calls: errors become one line naming the model.
   const lrt = async (what, f) => {
     try { return await f(); } catch (e) {
@@ -257,7 +294,6 @@ async function main(o) {
     }
   };
 
-  const env = await lrt('creating LiteRT environment', () => W.LiteRtEnvironment.create(null));
   const mptr = W._malloc(bytes.length);
   W.HEAPU8.set(bytes, mptr);
   const model = await lrt('loading model', () => W.loadModel(env, mptr, bytes.length));
