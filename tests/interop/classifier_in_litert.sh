@@ -10,7 +10,8 @@
 #   * the weight-rounding correction must hold its gain: without it the same model agrees on
 #     far fewer photos (61.6% vs 85.7% with minmax on 2026-12-07, see docs/quantization.md);
 #   * regression guard (not the goal: the goal is 90%, see docs/quantization.md for why
-#     plain int8 stops short): agreement >= the figure recorded there minus 1 photo.
+#     plain int8 stops short): agreement >= the figure recorded there minus 1 photo;
+#   * --per-tensor: within 2 points of its own simulation (the kernels add nothing).
 # usage: classifier_in_litert.sh QCAL_BINARY
 set -euo pipefail
 QCAL=$1
@@ -36,16 +37,21 @@ status=0
 check() {  # check WHAT GOT MIN
   if (( $2 >= $3 )); then echo "PASS $1: $2/$n_eval (>= $3)"; else echo "FAIL $1: $2/$n_eval (< $3)"; status=1; fi
 }
+# simulate TAG: the fake-quant simulation of $W/int8_TAG.tflite (or $W/TAG.tflite) on every photo
+simulate() {
+  local m="$W/int8_$1.tflite"
+  [[ -f "$m" ]] || m="$W/$1.tflite"
+  for f in "$W"/eval/sample*.npy; do
+    "$QCAL" run "$m" --input "$f" --numerics simulate --output-dir "$W/sim_$1/$(basename "$f" .npy)" >/dev/null
+  done
+}
 # Today's figures (docs/quantization.md), of 112 photos.
 declare -A TODAY=([minmax]=96 [mse]=100)
 for cal in minmax mse; do
   guard=$(( TODAY[$cal] * n_eval / 112 - 1 ))
   "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator $cal -o "$W/int8_$cal.tflite" >/dev/null
   node "$HERE/litert_run.js" "$W/int8_$cal.tflite" --samples "$W/eval" --outdir "$W/int8_$cal" >/dev/null
-  for f in "$W"/eval/sample*.npy; do
-    s=$(basename "$f" .npy)
-    "$QCAL" run "$W/int8_$cal.tflite" --input "$f" --numerics simulate --output-dir "$W/sim_$cal/$s" >/dev/null
-  done
+  simulate "$cal"
   int8=$(agreement int8_$cal)
   sim=$(agreement sim_$cal)
   echo "-- int8 --calibrator $cal: top-1 agreement with float $int8/$n_eval in LiteRT, simulation $sim/$n_eval"
@@ -59,5 +65,12 @@ echo "-- int8 minmax without the weight-rounding correction: $plain/$n_eval"
 check "the weight-rounding correction gains at least 10% of the photos" "$(agreement int8_minmax)" $(( plain + n_eval / 10 ))
 "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator minmax --per-tensor -o "$W/per_tensor.tflite" >/dev/null
 node "$HERE/litert_run.js" "$W/per_tensor.tflite" --samples "$W/eval" --outdir "$W/per_tensor" >/dev/null
-echo "-- int8 minmax --per-tensor (reported only; see docs/quantization.md): $(agreement per_tensor)/$n_eval"
+simulate per_tensor
+per_tensor=$(agreement per_tensor)
+sim=$(agreement sim_per_tensor)
+# Per-tensor weights break this network's depthwise layers whatever the kernels do (channel
+# ranges differ 100x, docs/quantization.md); what is checked is that the integer model is its
+# grid's: within 2 points of the simulation, as the issue asks.
+echo "-- int8 minmax --per-tensor: $per_tensor/$n_eval in LiteRT, simulation $sim/$n_eval"
+check "int8 --per-tensor within 2 points of its simulation" "$per_tensor" $(( sim - 2 * n_eval / 100 ))
 exit $status
