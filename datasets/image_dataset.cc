@@ -18,6 +18,7 @@
 #include "qcal/image_decode.h"
 #include "qcal/json_read.h"
 #include "qcal/error.h"
+#include "qcal/files.h"
 #include "qcal/model_io.h"
 #include "qcal/npy.h"
 #include "qcal/run_tools.h"
@@ -209,9 +210,40 @@ HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int ch
 
 // ---- folders ------------------------------------------------------------------------------------
 
+fs::path images_root(const fs::path& images) {
+  std::error_code ec;
+  return fs::is_regular_file(images, ec) ? images.parent_path() : images;
+}
+
+// A list file: one image path per line, relative to the list's folder (or absolute); blank
+// lines and lines starting with '#' are skipped. Listed files that cannot be read are counted
+// and skipped with a warning when decoded, as a folder's are.
+std::vector<fs::path> list_images_from_file(const fs::path& list) {
+  const std::vector<uint8_t> bytes = read_file_bytes(list);
+  const std::string text(bytes.begin(), bytes.end());
+  std::vector<fs::path> out;
+  size_t line_no = 0;
+  for (size_t at = 0; at <= text.size();) {
+    size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    at = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    if (line.find('\0') != std::string::npos) throw Error(list.string() + " line " + std::to_string(line_no) + ": not a text line");
+    const fs::path p(line);
+    out.push_back(p.is_absolute() ? p : list.parent_path() / p);
+  }
+  if (out.empty()) throw Error(list.string() + ": lists no images (one path per line)");
+  return out;
+}
+
 std::vector<fs::path> list_images(const fs::path& dir) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw Error(dir.string() + ": not a folder");
+  if (fs::is_regular_file(dir, ec)) return list_images_from_file(dir);
+  if (!fs::is_directory(dir, ec)) throw Error(dir.string() + ": not a folder (nor a file listing images)");
   std::vector<fs::path> out;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {

@@ -64,7 +64,7 @@ HostTensor preprocess_image(const uint8_t* pixels, int height, int width, int ch
                             const Preprocessing& p);
 
 struct DatasetOptions {
-  std::filesystem::path images;   // --images DIR (recursive)
+  std::filesystem::path images;   // --images DIR (recursive), or a file listing image paths
   std::filesystem::path inputs;   // --inputs DIR of .npy files (exclusive with images)
   int num = 0;                    // 0: all
   uint32_t seed = 0;
@@ -86,8 +86,14 @@ struct DatasetReport {
   nlohmann::json to_json() const;
 };
 
-// Lists image files under `dir` recursively (jpg, jpeg, png, bmp, webp), sorted.
+// Lists image files under `dir` recursively (jpg, jpeg, png, bmp, webp), sorted; or, when
+// `dir` is a file, the paths it lists one per line (relative to its folder; blank lines and
+// '#' lines skipped), in its order.
 std::vector<std::filesystem::path> list_images(const std::filesystem::path& dir);
+
+// The folder sample paths are relative to (labels name files under it): `images` itself, or
+// the folder of a list file.
+std::filesystem::path images_root(const std::filesystem::path& images);
 
 // The samples stream_dataset reads, sorted, before --num sampling: image files under
 // --images, or .npy files (multi-input models: per-sample folders) under --inputs.

@@ -39,7 +39,7 @@ struct DataArgs {
 };
 
 void add_data_options(CLI::App* cmd, DataArgs& a) {
-  cmd->add_option("--images", a.images, "folder of images (jpg/png/bmp/webp, recursive)");
+  cmd->add_option("--images", a.images, "folder of images (jpg/png/bmp/webp, recursive), or a text file listing image paths, one per line, relative to it");
   cmd->add_option("--inputs", a.inputs, "folder of .npy samples instead of images (multi-input models: one "
                                         "sub-folder per sample holding <input name>.npy)");
   cmd->add_option("--num", a.num, "use N samples (reproducible sample with --seed); default all");
@@ -302,7 +302,7 @@ std::shared_ptr<const qcal::Labels> load_labels_arg(const std::string& spec, con
     if (spec == "subfolders") throw qcal::Error("--labels subfolders is for --task classify; --task detect takes a box CSV");
     return std::make_shared<qcal::Labels>(qcal::read_box_label_csv(spec));
   }
-  return std::make_shared<qcal::Labels>(qcal::load_labels(spec, data.images));
+  return std::make_shared<qcal::Labels>(qcal::load_labels(spec, qcal::images_root(data.images)));
 }
 
 // --task, --labels and the raw-SSD flags, resolved once per command.

@@ -39,7 +39,7 @@ ReportData compare_models(std::shared_ptr<const Model> fm, const std::string& fl
                     "are not supported for box labels)");
       accuracy.set_box_labels(options.labels);
     }
-    const std::filesystem::path root = dataset.images.empty() ? dataset.inputs : dataset.images;
+    const std::filesystem::path root = dataset.images.empty() ? dataset.inputs : images_root(dataset.images);
     join = join_labels(*options.labels, root, list_samples(*fm, 0, dataset));
     if (join.by_sample.empty())
       throw Error("--labels " + options.labels->source + ": no entry names a sample of " + root.string() + " (e.g. " +

@@ -43,6 +43,25 @@ TEST(Dataset, SeededSamplePicksArePinned) {
   EXPECT_EQ(sample_indices(4, 9, 1), (std::vector<size_t>{0, 1, 2, 3}));  // more than there are: all
 }
 
+// --images LIST: one path per line, relative to the list's folder or absolute, in the list's
+// order; blank and '#' lines skipped, CRLF line ends accepted; labels resolve under its folder.
+TEST(Dataset, ImageListFileIsReadLineByLine) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path / "sub");
+  { std::ofstream(dir.path / "list.txt") << "# calibration set\r\nsub/b.png\r\n\n  \na.jpg\n" << (dir.path / "c.png").string() << "\n"; }
+  EXPECT_EQ(list_images(dir.path / "list.txt"),
+            (std::vector<std::filesystem::path>{dir.path / "sub/b.png", dir.path / "a.jpg", dir.path / "c.png"}));
+  EXPECT_EQ(images_root(dir.path / "list.txt"), dir.path);
+  EXPECT_EQ(images_root(dir.path), dir.path);
+  { std::ofstream(dir.path / "empty.txt") << "# nothing\n\n"; }
+  try {
+    list_images(dir.path / "empty.txt");
+    ADD_FAILURE() << "an empty list was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("empty.txt: lists no images"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Dataset, RgbOrderMeanStdAndLayout) {
   const cv::Mat img = gradient_image();
   Preprocessing p;
