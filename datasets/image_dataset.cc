@@ -9,7 +9,6 @@
 #include <map>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
-#include <limits>
 #include <random>
 #include <sstream>
 #include <string_view>
@@ -266,6 +265,18 @@ uint64_t fnv1a(const std::vector<uint8_t>& b) {
   return h;
 }
 
+// Picks `num` of `n` items reproducibly, keeping their sorted order.
+std::vector<size_t> sample_indices(size_t n, int num, uint32_t seed) {
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = i;
+  if (num > 0 && static_cast<size_t>(num) < n) {
+    std::mt19937 rng(seed);
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(static_cast<size_t>(num));
+    std::sort(idx.begin(), idx.end());
+  }
+  return idx;
+}
 
 struct ChannelAccumulator {
   std::vector<double> sum, sum_sq, min, max;
@@ -326,27 +337,6 @@ std::vector<fs::path> list_samples(const Model& model, int subgraph, const Datas
       throw Error(opt.inputs.string() + (sg.inputs.size() == 1 ? ": no .npy files" : ": no per-sample folders of <input name>.npy files"));
   }
   return files;
-}
-
-// std::shuffle and std::uniform_int_distribution are implementation-defined (libstdc++ and
-// libc++ pick differently); mt19937's output sequence is not. So: Fisher-Yates over its raw
-// 32-bit outputs, each index drawn by rejection (no modulo bias), the same on every library.
-std::vector<size_t> sample_indices(size_t n, int num, uint32_t seed) {
-  std::vector<size_t> idx(n);
-  for (size_t i = 0; i < n; ++i) idx[i] = i;
-  if (num <= 0 || static_cast<size_t>(num) >= n) return idx;
-  if (n > std::numeric_limits<uint32_t>::max()) throw Error("--num: more than 2^32 samples to pick from");
-  std::mt19937 rng(seed);
-  auto below = [&rng](uint32_t bound) {  // uniform in [0, bound)
-    const uint32_t limit = std::numeric_limits<uint32_t>::max() - std::numeric_limits<uint32_t>::max() % bound;
-    uint32_t x;
-    do x = static_cast<uint32_t>(rng()); while (x >= limit);
-    return x % bound;
-  };
-  for (size_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[below(static_cast<uint32_t>(i + 1))]);
-  idx.resize(static_cast<size_t>(num));
-  std::sort(idx.begin(), idx.end());
-  return idx;
 }
 
 DatasetReport stream_dataset(const Model& model, int subgraph, const Preprocessing& pre, const DatasetOptions& opt,

@@ -99,10 +99,6 @@ std::filesystem::path images_root(const std::filesystem::path& images);
 // --images, or .npy files (multi-input models: per-sample folders) under --inputs.
 std::vector<std::filesystem::path> list_samples(const Model& model, int subgraph, const DatasetOptions& options);
 
-// `num` of `n` sample indices (all when num <= 0 or >= n), sorted, picked by `seed` the same
-// way with every C++ standard library (DatasetOptions::num, ::seed).
-std::vector<size_t> sample_indices(size_t n, int num, uint32_t seed);
-
 // Streams the dataset through `consume` in batches of pre-processed samples (each sample:
 // one HostTensor per model input). Unreadable files are skipped with a warning; zero usable
 // samples is an error. Decoding runs in parallel; an interruption (qcal/files.h) stops between

@@ -32,17 +32,6 @@ cv::Mat gradient_image() {
   return m;
 }
 
-// --num N --seed S picks the same samples with every C++ standard library: the picks below
-// come from an independent implementation of the rule (MT19937 checked against its standard
-// 10000th output, Fisher-Yates from the last index, rejection below 2^32 - 2^32 mod bound).
-TEST(Dataset, SeededSamplePicksArePinned) {
-  EXPECT_EQ(sample_indices(100, 10, 42), (std::vector<size_t>{1, 8, 22, 28, 30, 52, 68, 77, 84, 86}));
-  EXPECT_EQ(sample_indices(112, 10, 7), (std::vector<size_t>{28, 30, 31, 42, 46, 85, 93, 96, 105, 106}));
-  EXPECT_EQ(sample_indices(5, 2, 0), (std::vector<size_t>{0, 1}));
-  EXPECT_EQ(sample_indices(4, 0, 1), (std::vector<size_t>{0, 1, 2, 3}));  // 0: all
-  EXPECT_EQ(sample_indices(4, 9, 1), (std::vector<size_t>{0, 1, 2, 3}));  // more than there are: all
-}
-
 // --images LIST: one path per line, relative to the list's folder or absolute, in the list's
 // order; blank and '#' lines skipped, CRLF line ends accepted; labels resolve under its folder.
 TEST(Dataset, ImageListFileIsReadLineByLine) {
