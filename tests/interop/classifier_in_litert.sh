@@ -37,12 +37,10 @@ status=0
 check() {  # check WHAT GOT MIN
   if (( $2 >= $3 )); then echo "PASS $1: $2/$n_eval (>= $3)"; else echo "FAIL $1: $2/$n_eval (< $3)"; status=1; fi
 }
-# simulate TAG: the fake-quant simulation of $W/int8_TAG.tflite (or $W/TAG.tflite) on every photo
+# simulate MODEL TAG: MODEL's fake-quant simulation on every photo, into $W/sim_TAG
 simulate() {
-  local m="$W/int8_$1.tflite"
-  [[ -f "$m" ]] || m="$W/$1.tflite"
   for f in "$W"/eval/sample*.npy; do
-    "$QCAL" run "$m" --input "$f" --numerics simulate --output-dir "$W/sim_$1/$(basename "$f" .npy)" >/dev/null
+    "$QCAL" run "$1" --input "$f" --numerics simulate --output-dir "$W/sim_$2/$(basename "$f" .npy)" >/dev/null
   done
 }
 # Today's figures (docs/quantization.md), of 112 photos.
@@ -51,7 +49,7 @@ for cal in minmax mse; do
   guard=$(( TODAY[$cal] * n_eval / 112 - 1 ))
   "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator $cal -o "$W/int8_$cal.tflite" >/dev/null
   node "$HERE/litert_run.js" "$W/int8_$cal.tflite" --samples "$W/eval" --outdir "$W/int8_$cal" >/dev/null
-  simulate "$cal"
+  simulate "$W/int8_$cal.tflite" "$cal"
   int8=$(agreement int8_$cal)
   sim=$(agreement sim_$cal)
   echo "-- int8 --calibrator $cal: top-1 agreement with float $int8/$n_eval in LiteRT, simulation $sim/$n_eval"
@@ -65,7 +63,7 @@ echo "-- int8 minmax without the weight-rounding correction: $plain/$n_eval"
 check "the weight-rounding correction gains at least 10% of the photos" "$(agreement int8_minmax)" $(( plain + n_eval / 10 ))
 "$QCAL" quantize "$MODEL" --calib "$W/calib.json" --calibrator minmax --per-tensor -o "$W/per_tensor.tflite" >/dev/null
 node "$HERE/litert_run.js" "$W/per_tensor.tflite" --samples "$W/eval" --outdir "$W/per_tensor" >/dev/null
-simulate per_tensor
+simulate "$W/per_tensor.tflite" per_tensor
 per_tensor=$(agreement per_tensor)
 sim=$(agreement sim_per_tensor)
 # Per-tensor weights break this network's depthwise layers whatever the kernels do (channel

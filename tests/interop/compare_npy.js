@@ -26,6 +26,8 @@ function usage(msg) {
   process.exit(2);
 }
 
+const isDir = (d) => fs.existsSync(d) && fs.statSync(d).isDirectory();
+
 function parseArgs(argv) {
   const o = { dirs: [], pairs: null, exact: false, maxRelL2: null, maxLsb: null, minExactFrac: null, spreadDir: null, spreadFactor: 2, orMaxAbs: null };
   const num = (flag, v) => {
@@ -51,7 +53,7 @@ function parseArgs(argv) {
   }
   if (o.pairs != null ? o.dirs.length !== 0 || !o.pairs : o.dirs.length !== 2) usage('need exactly two directories, or --pairs FILE alone');
   if (o.exact && o.maxRelL2 != null) usage('--exact and --max-rel-l2 are mutually exclusive');
-  for (const d of o.dirs) if (!fs.existsSync(d) || !fs.statSync(d).isDirectory()) usage(`${d}: not a directory`);
+  for (const d of o.dirs) if (!isDir(d)) usage(`${d}: not a directory`);
   if (!o.exact && o.maxRelL2 == null && o.maxLsb == null && o.minExactFrac == null) o.exact = true;
   return o;
 }
@@ -105,7 +107,6 @@ const fmt = (x) => (Number.isInteger(x) ? String(x) : Number.isFinite(x) ? x.toP
 // Compares DIR_A with DIR_B under o's bounds; prints a line per output through `print`, and
 // returns the failures.
 function compareDirs(A, B, o, print) {
-  const console = { log: print };
   const outs = (d) => fs.readdirSync(d).filter((f) => /^out\d+\.npy$/.test(f));
   const names = [...new Set([...outs(A), ...outs(B)])].sort((x, y) => parseInt(x.slice(3), 10) - parseInt(y.slice(3), 10));
   const failures = [];
@@ -121,7 +122,7 @@ function compareDirs(A, B, o, print) {
     const b = load(B);
     if (!a || !b) continue;
     if (a.dtype !== b.dtype || a.shape.join(',') !== b.shape.join(',')) {
-      console.log(`${label}: ${a.dtype}${npy.fmtShape(a.shape)} vs ${b.dtype}${npy.fmtShape(b.shape)}`);
+      print(`${label}: ${a.dtype}${npy.fmtShape(a.shape)} vs ${b.dtype}${npy.fmtShape(b.shape)}`);
       failures.push(`${label}: dtype/shape differ: ${a.dtype}${npy.fmtShape(a.shape)} vs ${b.dtype}${npy.fmtShape(b.shape)}`);
       continue;
     }
@@ -130,7 +131,7 @@ function compareDirs(A, B, o, print) {
     let line = `${label}: ${a.dtype}${npy.fmtShape(a.shape)} max_abs=${fmt(s.maxAbs)} rel_l2=${fmt(s.relL2)} mismatches=${s.mismatch}/${s.n}`;
     if (isInt) line += ` max_lsb=${fmt(s.maxAbs)} exact_frac=${s.exactFrac.toFixed(6)}`;
     if (s.nanMismatch) line += ` nan_mismatches=${s.nanMismatch}`;
-    console.log(line);
+    print(line);
     if (o.exact && !a.data.equals(b.data)) failures.push(`${label}: not byte-identical (${s.mismatch}/${s.n} elements differ, max_abs=${fmt(s.maxAbs)})`);
     let bound = o.maxRelL2;
     if (bound != null && o.spreadDir) {
@@ -138,13 +139,13 @@ function compareDirs(A, B, o, print) {
       const c = load(o.spreadDir);
       if (c) {
         const spread = stats(a, c).relL2;
-        console.log(`${label}: runtime spread rel_l2=${fmt(spread)} (vs ${o.spreadDir})`);
+        print(`${label}: runtime spread rel_l2=${fmt(spread)} (vs ${o.spreadDir})`);
         bound = Math.max(bound, o.spreadFactor * spread);
       }
     }
     const tinyAbs = o.orMaxAbs != null && s.maxAbs <= o.orMaxAbs;
     if (bound != null && !(s.relL2 <= bound)) {
-      if (tinyAbs) console.log(`${label}: rel_l2 ${fmt(s.relL2)} > ${fmt(bound)}, accepted: max_abs ${fmt(s.maxAbs)} <= ${o.orMaxAbs}`);
+      if (tinyAbs) print(`${label}: rel_l2 ${fmt(s.relL2)} > ${fmt(bound)}, accepted: max_abs ${fmt(s.maxAbs)} <= ${o.orMaxAbs}`);
       else failures.push(`${label}: rel_l2 ${fmt(s.relL2)} > ${fmt(bound)}`);
     }
     if (isInt && o.maxLsb != null && !(s.maxAbs <= o.maxLsb)) failures.push(`${label}: max_lsb ${fmt(s.maxAbs)} > ${o.maxLsb}`);
@@ -156,7 +157,7 @@ function compareDirs(A, B, o, print) {
 function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.pairs == null) {
-    const failures = compareDirs(o.dirs[0], o.dirs[1], o, (l) => console.log(l));
+    const failures = compareDirs(o.dirs[0], o.dirs[1], o, console.log);
     for (const f of failures) console.log(`FAIL ${f}`);
     console.log(failures.length ? 'FAIL' : 'PASS');
     process.exit(failures.length ? 1 : 0);
@@ -168,7 +169,7 @@ function main() {
     const [A, B, label, ...rest] = line.split('\t');
     if (!label || rest.length) usage(`${o.pairs} line ${k + 1}: want DIR_A<tab>DIR_B<tab>LABEL`);
     const detail = [];
-    const missing = [A, B].filter((d) => !fs.existsSync(d) || !fs.statSync(d).isDirectory());
+    const missing = [A, B].filter((d) => !isDir(d));
     const failures = missing.length ? missing.map((d) => `${d}: not a directory`) : compareDirs(A, B, o, (l) => detail.push(l));
     if (!failures.length) { console.log(`PASS ${label}`); continue; }
     ++failed;

@@ -47,6 +47,8 @@ class Fail extends Error {
   constructor(file, msg) { super(msg); this.file = file; }
 }
 const fail = (file, msg) => { throw new Fail(file, msg); };
+// The one line an error becomes on stderr: "litert_run: FILE: problem".
+const errorLine = (file, e) => `${PROG}: ${file}: ${((e && e.message) || String(e)).replace(/\s*\n\s*/g, '; ')}\n`;
 
 // ---------------------------------------------------------------- CLI
 function parseArgs(argv) {
@@ -265,7 +267,7 @@ async function main(o) {
       await runModel(rt, { ...o, model: f[0], seed: parseInt(f[1], 10) >>> 0, outdir: f[2] });
     } catch (e) {
       if (!(e instanceof Fail)) throw e;
-      process.stderr.write(`${PROG}: ${e.file}: ${((e && e.message) || String(e)).replace(/\s*\n\s*/g, '; ')}\n`);
+      process.stderr.write(errorLine(e.file, e));
       ++failed;
     }
   }
@@ -473,8 +475,6 @@ if (opts.variant === 'relaxed' && !process.execArgv.includes(RELAXED_FLAG)) {
 }
 main(opts).then(() => process.exit(0), (e) => {
   if (e && e.usage) { process.stderr.write(`${PROG}: ${e.message} (see --help)\n`); process.exit(2); }
-  const file = e instanceof Fail ? e.file : opts.model;
-  const msg = ((e && e.message) || String(e)).replace(/\s*\n\s*/g, '; ');
-  process.stderr.write(`${PROG}: ${file}: ${msg}\n`);
+  process.stderr.write(errorLine(e instanceof Fail ? e.file : opts.model, e));
   process.exit(1);
 });
