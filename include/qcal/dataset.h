@@ -95,8 +95,9 @@ std::vector<std::filesystem::path> list_images(const std::filesystem::path& dir)
 // the folder of a list file.
 std::filesystem::path images_root(const std::filesystem::path& images);
 
-// The samples stream_dataset reads, sorted, before --num sampling: image files under
-// --images, or .npy files (multi-input models: per-sample folders) under --inputs.
+// The samples stream_dataset reads, before --num sampling: image files under --images
+// (sorted; a list file's in its order), or .npy files (multi-input models: per-sample
+// folders) under --inputs, sorted.
 std::vector<std::filesystem::path> list_samples(const Model& model, int subgraph, const DatasetOptions& options);
 
 // Streams the dataset through `consume` in batches of pre-processed samples (each sample:
